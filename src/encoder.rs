@@ -1,0 +1,105 @@
+//! The encoder: ONNX bytes in, an optimised tract plan out, embeddings from pixels or pen
+//! strokes. The graph is optimised once at load; each call only runs it.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::metadata::ModelMetadata;
+use crate::metrics::l2_normalize;
+use crate::preprocess::{image_to_input, GrayImage};
+use crate::strokes::{strokes_to_input, Point};
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+pub struct Encoder {
+    plan: Arc<TypedRunnableModel>,
+    pub meta: ModelMetadata,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").field("meta", &self.meta).finish()
+    }
+}
+
+fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::BadModel, format!("{what}: {e}"))
+}
+
+/// Reads our metadata from ONNX bytes without building the graph.
+pub fn read_metadata(bytes: &[u8]) -> Result<Option<ModelMetadata>> {
+    let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model("not an ONNX model", e))?;
+    ModelMetadata::from_props(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))
+}
+
+impl Encoder {
+    /// Loads an encoder. `meta` overrides what the file carries; a model without our
+    /// metadata needs it.
+    pub fn from_bytes(bytes: &[u8], meta: Option<ModelMetadata>) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(Error::new(ErrorCode::BadModel, "the model is empty (0 bytes)"));
+        }
+        let onnx = tract_onnx::onnx();
+        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model("not an ONNX model (corrupt or truncated?)", e))?;
+        let carried = ModelMetadata::from_props(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))?;
+        let meta = meta.or(carried).ok_or_else(|| {
+            Error::new(ErrorCode::BadOptions, "the model carries no siamese metadata: pass the preprocessing, embedding size, metric and threshold explicitly")
+        })?;
+        let (h, w) = (meta.preprocess.height, meta.preprocess.width);
+        let plan = onnx
+            .model_for_proto_model(&proto)
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, 1, h, w]).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| bad_model("the ONNX graph cannot be run", format!("{e:#}")))?;
+        let enc = Encoder { plan, meta };
+        // Catch a graph whose output disagrees with its metadata now, not at first use.
+        let out = enc.run(vec![0.0; h * w])?;
+        if out.len() != enc.meta.embedding_dim {
+            return Err(Error::new(ErrorCode::BadModel, format!("the model outputs {} values, its metadata says {}", out.len(), enc.meta.embedding_dim)));
+        }
+        Ok(enc)
+    }
+
+    fn run(&self, input: Vec<f32>) -> Result<Vec<f32>> {
+        let (h, w) = (self.meta.preprocess.height, self.meta.preprocess.width);
+        let tensor = tract_ndarray::Array4::from_shape_vec((1, 1, h, w), input)
+            .map_err(|e| Error::new(ErrorCode::BadShape, e.to_string()))?
+            .into_tensor();
+        let out = self.plan.run(tvec!(tensor.into())).map_err(|e| bad_model("inference failed", e))?;
+        let view = out[0].to_plain_array_view::<f32>().map_err(|e| bad_model("output is not f32", e))?;
+        Ok(view.iter().copied().collect())
+    }
+
+    /// Embedding of an already preprocessed input (`height * width` values, row-major).
+    pub fn embed_input(&self, input: &[f32]) -> Result<Vec<f32>> {
+        let want = self.meta.preprocess.input_len();
+        if input.len() != want {
+            return Err(Error::new(ErrorCode::BadShape, format!("input has {} values, the model takes {want}", input.len())));
+        }
+        if input.iter().any(|v| !v.is_finite()) {
+            return Err(Error::new(ErrorCode::NotFinite, "input has NaN or infinite values"));
+        }
+        let mut e = self.run(input.to_vec())?;
+        if e.iter().any(|v| !v.is_finite()) {
+            return Err(Error::new(ErrorCode::NotFinite, "the model produced a non-finite embedding"));
+        }
+        l2_normalize(&mut e);
+        Ok(e)
+    }
+
+    pub fn embed_image(&self, img: &GrayImage) -> Result<Vec<f32>> {
+        self.embed_input(&image_to_input(img, &self.meta.preprocess)?)
+    }
+
+    pub fn embed_rgba(&self, width: usize, height: usize, rgba: &[u8]) -> Result<Vec<f32>> {
+        self.embed_image(&GrayImage::from_rgba(width, height, rgba)?)
+    }
+
+    pub fn embed_strokes(&self, strokes: &[Vec<Point>]) -> Result<Vec<f32>> {
+        self.embed_input(&strokes_to_input(strokes, &self.meta.preprocess)?)
+    }
+
+    /// Similarity of two embeddings under the model's metric.
+    pub fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.meta.metric.score(a, b)
+    }
+}

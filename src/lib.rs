@@ -1,0 +1,16 @@
+//! siamese-wasm: a Siamese (shared-weight) image encoder for in-browser face and
+//! handwritten-signature verification.
+//!
+//! The pure-Rust core below builds and tests natively; the trainer (`train/`) links the
+//! same preprocessing and stroke rendering, so training sees exactly the pictures the
+//! browser makes.
+
+pub mod calibrate;
+pub mod encoder;
+pub mod error;
+pub mod metadata;
+pub mod metrics;
+pub mod preprocess;
+pub mod strokes;
+
+pub use error::{Error, ErrorCode};

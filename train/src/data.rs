@@ -1,0 +1,358 @@
+//! Readers for the datasets in `../shared/data` and for a user's own data, into one
+//! shape: identities, each with genuine samples (pictures and/or pen strokes) and
+//! optional skilled forgeries.
+
+use anyhow::{bail, Context, Result};
+use siamese_wasm::preprocess::GrayImage;
+use siamese_wasm::strokes::{Point, Strokes};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// One drawing or photograph. Omniglot gives both the picture and the pen trajectory of
+/// each drawing; training then sees either.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub image: Option<GrayImage>,
+    pub strokes: Option<Strokes>,
+    /// A skilled forgery of this identity (an impostor sample), not a genuine one.
+    pub forged: bool,
+    /// Where it came from, for messages and for the one-shot runs.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub name: String,
+    /// The unit the train/validation split is drawn over: the alphabet for Omniglot
+    /// (whole alphabets are held out), the identity itself elsewhere.
+    pub split_key: String,
+    /// Episodes of the one-shot protocol draw their classes within one group (Omniglot:
+    /// the alphabet).
+    pub group: String,
+    pub samples: Vec<Sample>,
+}
+
+impl Identity {
+    pub fn genuine(&self) -> impl Iterator<Item = &Sample> {
+        self.samples.iter().filter(|s| !s.forged)
+    }
+    pub fn forged(&self) -> impl Iterator<Item = &Sample> {
+        self.samples.iter().filter(|s| s.forged)
+    }
+}
+
+const IMAGE_EXTS: &[&str] = &["png", "pgm", "jpg", "jpeg"];
+
+fn ext_of(p: &Path) -> String {
+    p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+pub fn decode_image(bytes: &[u8]) -> Result<GrayImage> {
+    let img = image::load_from_memory(bytes)?.into_luma8();
+    Ok(GrayImage::from_luma8(img.width() as usize, img.height() as usize, img.as_raw())?)
+}
+
+pub fn read_image(path: &Path) -> Result<GrayImage> {
+    decode_image(&std::fs::read(path)?).with_context(|| format!("reading {}", path.display()))
+}
+
+/// SVC2004 text: first line the point count, then `x y time button azimuth altitude
+/// pressure`. `button` 0 is pen up: a new stroke starts at the next pen-down point.
+pub fn parse_svc_txt(text: &str) -> Result<Strokes> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let count: usize = lines.next().context("empty file")?.trim().parse().context("first line is not a point count")?;
+    let mut strokes: Strokes = vec![];
+    let mut current = vec![];
+    let mut seen = 0;
+    for line in lines {
+        let f: Vec<f64> = line.split_whitespace().map(|v| v.parse::<f64>()).collect::<std::result::Result<_, _>>().with_context(|| format!("bad line {line:?}"))?;
+        if f.len() < 3 {
+            bail!("line {line:?} has fewer than 3 fields");
+        }
+        seen += 1;
+        // SVC2004 y grows upwards (tablet coordinates): flip it to image rows.
+        let p = Point { x: f[0] as f32, y: -f[1] as f32, t: Some(f[2]), p: f.get(6).map(|&v| v as f32) };
+        let pen_down = f.get(3).is_none_or(|&b| b != 0.0);
+        if pen_down {
+            current.push(p);
+        } else if !current.is_empty() {
+            strokes.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        strokes.push(current);
+    }
+    if seen != count {
+        bail!("header says {count} points, file has {seen}");
+    }
+    Ok(strokes)
+}
+
+/// Omniglot stroke text: `START`, then `x,y,t` lines, `BREAK` between strokes.
+pub fn parse_omniglot_strokes(text: &str) -> Result<Strokes> {
+    let mut strokes = vec![];
+    let mut current = vec![];
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line {
+            "START" => {}
+            "BREAK" => {
+                if !current.is_empty() {
+                    strokes.push(std::mem::take(&mut current));
+                }
+            }
+            _ => {
+                let f: Vec<f64> = line.split(',').map(|v| v.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().with_context(|| format!("bad line {line:?}"))?;
+                if f.len() < 2 {
+                    bail!("line {line:?} has fewer than 2 fields");
+                }
+                // Omniglot stores y negated (up is positive): flip back to image rows.
+                current.push(Point { x: f[0] as f32, y: -f[1] as f32, t: f.get(2).copied(), p: None });
+            }
+        }
+    }
+    if !current.is_empty() {
+        strokes.push(current);
+    }
+    Ok(strokes)
+}
+
+fn read_sample_file(path: &Path, forged: bool) -> Result<Option<Sample>> {
+    let ext = ext_of(path);
+    let origin = path.display().to_string();
+    if IMAGE_EXTS.contains(&ext.as_str()) {
+        return Ok(Some(Sample { image: Some(read_image(path)?), strokes: None, forged, origin }));
+    }
+    if ext == "txt" {
+        let text = std::fs::read_to_string(path)?;
+        let strokes = parse_svc_txt(&text).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Some(Sample { image: None, strokes: Some(strokes), forged, origin }));
+    }
+    Ok(None)
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    v.sort();
+    Ok(v)
+}
+
+fn read_files(dir: &Path, forged: bool) -> Result<Vec<Sample>> {
+    let mut out = vec![];
+    for p in sorted_entries(dir)? {
+        if p.is_file() {
+            if let Some(s) = read_sample_file(&p, forged)? {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A folder per identity holding images or SVC-format trajectories; a folder with
+/// `genuine/` and `forged/` subfolders has skilled forgeries too.
+pub fn read_identity_folders(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    let mut ids = vec![];
+    for dir in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
+        let name = format!("{prefix}{}", dir.file_name().unwrap().to_string_lossy());
+        let (gen, forg) = (dir.join("genuine"), dir.join("forged"));
+        let mut samples = if gen.is_dir() { read_files(&gen, false)? } else { read_files(&dir, false)? };
+        if forg.is_dir() {
+            samples.extend(read_files(&forg, true)?);
+        }
+        if !samples.is_empty() {
+            ids.push(Identity { split_key: name.clone(), group: prefix.to_string(), name, samples });
+        }
+    }
+    Ok(ids)
+}
+
+/// SVC2004: `U{user}S{sample}.TXT`, samples 1-20 genuine, 21-40 skilled forgeries.
+pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    let mut users: BTreeMap<u32, Vec<(u32, Sample)>> = BTreeMap::new();
+    for p in sorted_entries(root)? {
+        let stem = p.file_stem().unwrap_or_default().to_string_lossy().to_ascii_uppercase();
+        let Some((u, s)) = stem.strip_prefix('U').and_then(|r| r.split_once('S')) else { continue };
+        let (Ok(u), Ok(s)) = (u.parse::<u32>(), s.parse::<u32>()) else { continue };
+        if ext_of(&p) != "txt" {
+            continue;
+        }
+        let strokes = parse_svc_txt(&std::fs::read_to_string(&p)?).with_context(|| format!("reading {}", p.display()))?;
+        let sample = Sample { image: None, strokes: Some(strokes), forged: s > 20, origin: p.display().to_string() };
+        users.entry(u).or_default().push((s, sample));
+    }
+    Ok(users
+        .into_iter()
+        .map(|(u, mut v)| {
+            v.sort_by_key(|(s, _)| *s);
+            let name = format!("{prefix}U{u}");
+            Identity { split_key: name.clone(), group: prefix.to_string(), name, samples: v.into_iter().map(|(_, s)| s).collect() }
+        })
+        .collect())
+}
+
+/// Omniglot as published: `images_background*.zip` and the matching
+/// `strokes_background*.zip` in `root`. Characters are identities; each of the 20
+/// drawings carries its picture and its strokes. Alphabets present in two zips
+/// (Greek, Latin) are read once.
+pub fn read_omniglot(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    // (alphabet, character) -> drawing file stem -> sample
+    let mut chars: BTreeMap<(String, String), BTreeMap<String, Sample>> = BTreeMap::new();
+    let mut zips: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| ext_of(p) == "zip").collect();
+    // Images first, so strokes attach to existing samples.
+    zips.sort_by_key(|p| !p.file_name().unwrap().to_string_lossy().starts_with("images"));
+    for zip_path in zips {
+        let is_strokes = zip_path.file_name().unwrap().to_string_lossy().starts_with("strokes");
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path)?).with_context(|| format!("opening {}", zip_path.display()))?;
+        for i in 0..archive.len() {
+            let mut f = archive.by_index(i)?;
+            let path = f.name().to_string();
+            if path.starts_with("__MACOSX") || f.is_dir() {
+                continue;
+            }
+            let parts: Vec<&str> = path.split('/').collect();
+            if parts.len() != 4 {
+                continue;
+            }
+            let (alphabet, character, file) = (parts[1].to_string(), parts[2].to_string(), parts[3]);
+            let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file).to_string();
+            let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            let mut bytes = vec![];
+            f.read_to_end(&mut bytes)?;
+            let entry = chars.entry((alphabet, character)).or_default();
+            if !is_strokes && ext == "png" {
+                let img = decode_image(&bytes).with_context(|| format!("{path} in {}", zip_path.display()))?;
+                entry.entry(stem).or_insert(Sample { image: Some(img), strokes: None, forged: false, origin: path.clone() });
+            } else if is_strokes && ext == "txt" {
+                let strokes = parse_omniglot_strokes(&String::from_utf8_lossy(&bytes)).with_context(|| format!("{path} in {}", zip_path.display()))?;
+                if let Some(s) = entry.get_mut(&stem) {
+                    s.strokes.get_or_insert(strokes);
+                } else {
+                    entry.insert(stem, Sample { image: None, strokes: Some(strokes), forged: false, origin: path.clone() });
+                }
+            }
+        }
+    }
+    Ok(chars
+        .into_iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|((alphabet, character), samples)| Identity {
+            name: format!("{prefix}{alphabet}/{character}"),
+            split_key: format!("{prefix}{alphabet}"),
+            group: format!("{prefix}{alphabet}"),
+            samples: samples.into_values().collect(),
+        })
+        .collect())
+}
+
+/// One trial of Omniglot's one-shot runs layout: a query and the candidates, one of
+/// which is its class.
+#[derive(Debug, Clone)]
+pub struct OneShotRun {
+    /// Training (support) images of the run, one per class, and their paths.
+    pub support: Vec<(String, GrayImage)>,
+    /// (query image, index into `support` of its true class)
+    pub queries: Vec<(GrayImage, usize)>,
+}
+
+/// `runNN/class_labels.txt`: lines `runNN/test/itemXX.png runNN/training/classYY.png`,
+/// paths relative to `root`. All `runNN/training/` images are candidates.
+pub fn read_oneshot_runs(root: &Path) -> Result<Vec<OneShotRun>> {
+    let mut runs = vec![];
+    for dir in sorted_entries(root)?.into_iter().filter(|p| p.join("class_labels.txt").is_file()) {
+        let mut support: Vec<(String, GrayImage)> = vec![];
+        for p in sorted_entries(&dir.join("training"))? {
+            if IMAGE_EXTS.contains(&ext_of(&p).as_str()) {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                support.push((rel, read_image(&p)?));
+            }
+        }
+        let labels = std::fs::read_to_string(dir.join("class_labels.txt"))?;
+        let mut queries = vec![];
+        for line in labels.lines().filter(|l| !l.trim().is_empty()) {
+            let mut it = line.split_whitespace();
+            let (Some(test), Some(train)) = (it.next(), it.next()) else { bail!("bad class_labels line {line:?}") };
+            let idx = support.iter().position(|(p, _)| p == train).with_context(|| format!("{train} is not in {}/training", dir.display()))?;
+            queries.push((read_image(&root.join(test))?, idx));
+        }
+        runs.push(OneShotRun { support, queries });
+    }
+    if runs.is_empty() {
+        bail!("no runNN/class_labels.txt under {}", root.display());
+    }
+    Ok(runs)
+}
+
+/// What kind of data a folder holds, by looking at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    OneShotRuns,
+    Omniglot,
+    Svc2004,
+    IdentityFolders,
+}
+
+pub fn detect_layout(root: &Path) -> Result<Layout> {
+    let entries = sorted_entries(root)?;
+    if entries.iter().any(|p| p.join("class_labels.txt").is_file()) {
+        return Ok(Layout::OneShotRuns);
+    }
+    if entries.iter().any(|p| ext_of(p) == "zip" && p.file_name().unwrap().to_string_lossy().contains("background")) {
+        return Ok(Layout::Omniglot);
+    }
+    if entries.iter().any(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().to_ascii_uppercase();
+        n.starts_with('U') && n.contains('S') && n.ends_with(".TXT")
+    }) {
+        return Ok(Layout::Svc2004);
+    }
+    if entries.iter().any(|p| p.is_dir()) {
+        return Ok(Layout::IdentityFolders);
+    }
+    bail!("{}: no identities found (expected identity folders, SVC2004 files, Omniglot zips or one-shot runs)", root.display())
+}
+
+/// Identities of any layout but the one-shot runs.
+pub fn read_identities(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    match detect_layout(root)? {
+        Layout::Omniglot => read_omniglot(root, prefix),
+        Layout::Svc2004 => read_svc2004(root, prefix),
+        Layout::IdentityFolders => read_identity_folders(root, prefix),
+        Layout::OneShotRuns => bail!("{} holds one-shot runs: use --protocol oneshot", root.display()),
+    }
+}
+
+/// Splits identities into (train, validation) by identity, never both: the distinct
+/// `split_key`s are ordered by a seeded hash and the first `val_fraction` of them (at
+/// least one) are held out.
+pub fn split_by_identity(ids: Vec<Identity>, val_fraction: f64, seed: u64) -> (Vec<Identity>, Vec<Identity>) {
+    let mut keys: Vec<String> = ids.iter().map(|i| i.split_key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.sort_by_key(|k| seeded_hash(k, seed));
+    let n_val = ((keys.len() as f64 * val_fraction).round() as usize).clamp(1, keys.len().saturating_sub(1).max(1));
+    let val: std::collections::HashSet<&String> = keys[..n_val].iter().collect();
+    let (v, t): (Vec<Identity>, Vec<Identity>) = ids.into_iter().partition(|i| val.contains(&i.split_key));
+    (t, v)
+}
+
+/// FNV-1a of the seed and the key: stable across platforms and Rust versions, unlike
+/// the standard library's hasher.
+pub fn seeded_hash(key: &str, seed: u64) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325 ^ seed.wrapping_mul(0x9E3779B97F4A7C15);
+    for b in key.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// The data folder's own location if given, else `../shared/data` next to the project.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("SIAMESE_DATA") {
+        let p = PathBuf::from(p);
+        return p.is_dir().then_some(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    p.is_dir().then_some(p)
+}

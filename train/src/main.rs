@@ -1,0 +1,320 @@
+//! `siamese-train`: trains, evaluates and exports siamese-wasm's encoders.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use siamese_train::augment::{augmented_input, plain_input};
+use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, shared_data_dir, split_by_identity, Layout};
+use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, verify_report, write_plots, Embedder, PairScores, Report};
+use siamese_train::export::{fold, to_onnx, WeightFormat};
+use siamese_train::loss::{LossKind, LossParams};
+use siamese_train::model::EncoderConfig;
+use siamese_train::train::{dataset_prefix, load_split, train, TrainConfig};
+use siamese_wasm::calibrate::eer;
+use siamese_wasm::encoder::Encoder as TractEncoder;
+use siamese_wasm::metadata::{ModelMetadata, Preprocess};
+use siamese_wasm::metrics::Metric;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "siamese-train", about = "Train, evaluate and export siamese-wasm encoders")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preset {
+    /// Handwriting and signatures: Omniglot + SVC2004 + SigComp2011.
+    Signature,
+    /// Faces: AT&T + Extended Yale B.
+    Face,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Protocol {
+    Verify,
+    Oneshot,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Split {
+    /// Every identity in DIR (held-out data).
+    All,
+    /// The validation identities training held out (same fraction and seed).
+    Val,
+    Train,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train an encoder and write it as int8 (OUT) and f32 (OUT with .f32.onnx) ONNX.
+    Train {
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+        /// A JSON TrainConfig (see `--print-config`); flags below override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data root holding the datasets' folders (default ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        epochs: Option<usize>,
+        #[arg(long)]
+        steps: Option<usize>,
+        #[arg(long, value_enum)]
+        loss: Option<LossKind>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the resolved config and stop.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Write a PNG grid of model inputs (rows: identities; plain, then augmented), to see
+    /// what the encoder sees.
+    Preview {
+        #[arg(long, value_enum)]
+        preset: Preset,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 6)]
+        identities: usize,
+        /// Draw Omniglot's strokes rather than its pictures.
+        #[arg(long)]
+        strokes: bool,
+    },
+    /// Evaluate an ONNX encoder on a dataset folder.
+    Eval {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "verify")]
+        protocol: Protocol,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Where to write the ROC and histogram SVGs (default: next to --json).
+        #[arg(long)]
+        plots: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "all")]
+        split: Split,
+        #[arg(long, default_value_t = 0.25)]
+        val_fraction: f64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 20)]
+        ways: usize,
+        #[arg(long, default_value_t = 1)]
+        shots: usize,
+        #[arg(long, default_value_t = 400)]
+        episodes: usize,
+    },
+}
+
+fn preset(p: Preset) -> TrainConfig {
+    match p {
+        Preset::Signature => TrainConfig {
+            name: "signature".into(),
+            datasets: vec!["omniglot".into(), "svc2004/task2".into(), "sigcomp2011".into()],
+            preprocess: Preprocess::ink(64, 128),
+            encoder: EncoderConfig { height: 64, width: 128, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
+            loss: LossParams { kind: LossKind::Circle, margin: 0.25, scale: 32.0 },
+            p: 24,
+            k: 4,
+            forgeries: 2,
+            epochs: 10,
+            steps_per_epoch: 100,
+            lr: 2e-3,
+            weight_decay: 1e-4,
+            val_fraction: 0.25,
+            seed: 7,
+        },
+        Preset::Face => TrainConfig {
+            name: "face".into(),
+            datasets: vec!["att_faces".into(), "yaleb".into()],
+            preprocess: Preprocess::face(64, 64),
+            encoder: EncoderConfig { height: 64, width: 64, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
+            loss: LossParams { kind: LossKind::Circle, margin: 0.25, scale: 32.0 },
+            p: 16,
+            k: 4,
+            forgeries: 0,
+            epochs: 15,
+            steps_per_epoch: 100,
+            lr: 2e-3,
+            weight_decay: 1e-4,
+            val_fraction: 0.25,
+            seed: 7,
+        },
+    }
+}
+
+struct TractEmbedder(TractEncoder);
+
+impl Embedder for TractEmbedder {
+    fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        inputs.iter().map(|x| Ok(self.0.embed_input(x)?)).collect()
+    }
+}
+
+fn pooled(scores: &[(String, PairScores)]) -> PairScores {
+    let mut p = PairScores { genuine: vec![], random: vec![], skilled: vec![] };
+    for (_, s) in scores {
+        p.genuine.extend(&s.genuine);
+        p.random.extend(&s.random);
+        p.skilled.extend(&s.skilled);
+    }
+    p
+}
+
+fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
+    let (train_ids, val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+    let stem = out.with_extension("");
+    // Logs go to runs/ (not committed: figures derived from the data stay out of the repo).
+    std::fs::create_dir_all("runs")?;
+    let log_path = PathBuf::from(format!("runs/{}.train-log.json", cfg.name));
+    eprintln!("encoder: {:?}, {:.1} MFLOPs per embedding", cfg.encoder, cfg.encoder.flops() as f64 / 1e6);
+    let trained = train(&cfg, &train_ids, &val, Some(&log_path))?;
+    // The threshold: the EER point of all validation pairs pooled.
+    let pooled = pooled(&trained.val_scores);
+    let impostors: Vec<f32> = pooled.random.iter().chain(&pooled.skilled).copied().collect();
+    let cal = eer(&pooled.genuine, &impostors);
+    let n_train: usize = train_ids.len();
+    let meta = ModelMetadata {
+        name: cfg.name.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        preprocess: cfg.preprocess,
+        embedding_dim: cfg.encoder.embedding_dim,
+        metric: Metric::Cosine,
+        threshold: cal.threshold,
+        training_data: format!(
+            "{} training identities from {} (identity-disjoint split: {:.0}% of each set's identities held out, seed {}); {:?} loss; best epoch {} of {}",
+            n_train,
+            cfg.datasets.join(", "),
+            cfg.val_fraction * 100.0,
+            cfg.seed,
+            cfg.loss.kind,
+            trained.best_epoch,
+            cfg.epochs
+        ),
+    };
+    let net = fold(&trained.model, &cfg.encoder);
+    let f32_path = stem.with_extension("f32.onnx");
+    std::fs::write(&f32_path, to_onnx(&net, WeightFormat::F32, &meta))?;
+    std::fs::write(out, to_onnx(&net, WeightFormat::Int8, &meta))?;
+    std::fs::write(format!("runs/{}.train-config.json", cfg.name), serde_json::to_string_pretty(&cfg)?)?;
+    eprintln!("best epoch {}; validation EER (pooled) {:.2}% at threshold {:.4}", trained.best_epoch, cal.eer * 100.0, cal.threshold);
+    eprintln!("wrote {} ({} bytes) and {} ({} bytes)", out.display(), std::fs::metadata(out)?.len(), f32_path.display(), std::fs::metadata(&f32_path)?.len());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let enc = TractEncoder::from_bytes(&bytes, None)?;
+    let cfg = enc.meta.preprocess;
+    let threshold = enc.meta.threshold;
+    let embedder = TractEmbedder(enc);
+    let layout = detect_layout(data)?;
+    let report = if layout == Layout::OneShotRuns {
+        if protocol != Protocol::Oneshot {
+            bail!("{} holds one-shot runs: use --protocol oneshot", data.display());
+        }
+        let runs = read_oneshot_runs(data)?;
+        let acc = runs_accuracy(&runs, &cfg, &embedder)?;
+        Report { oneshot_accuracy: Some(acc), oneshot: Some(format!("{} runs of {}-way 1-shot", runs.len(), runs[0].support.len())), ..Default::default() }
+    } else {
+        let ids = read_identities(data, &dataset_prefix(data))?;
+        let ids = match split {
+            Split::All => ids,
+            Split::Val => split_by_identity(ids, val_fraction, seed).1,
+            Split::Train => split_by_identity(ids, val_fraction, seed).0,
+        };
+        eprintln!("{} identities, {} samples", ids.len(), ids.iter().map(|i| i.samples.len()).sum::<usize>());
+        let set = embed_identities(&ids, &cfg, &embedder)?;
+        let mut r = match protocol {
+            Protocol::Verify => {
+                let scores = pair_scores(&set, seed);
+                let dir = plots.clone().or_else(|| json.as_ref().and_then(|j| j.parent().map(Path::to_path_buf)));
+                if let Some(dir) = dir {
+                    std::fs::create_dir_all(&dir)?;
+                    let stem = json.as_ref().and_then(|j| j.file_stem()).map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "eval".into());
+                    let title = format!("{} on {}", model.file_name().unwrap().to_string_lossy(), data.display());
+                    write_plots(&scores, &title, &dir.join(format!("{stem}.roc.svg")), &dir.join(format!("{stem}.hist.svg")))?;
+                }
+                verify_report(&scores, Some(threshold))
+            }
+            Protocol::Oneshot => {
+                let acc = oneshot_accuracy(&set, ways, shots, episodes, seed).with_context(|| format!("fewer than {ways} identities with more than {shots} samples"))?;
+                Report { oneshot_accuracy: Some(acc), oneshot: Some(format!("{ways}-way {shots}-shot, {episodes} episodes")), ..Default::default() }
+            }
+        };
+        r.identities = ids.len();
+        r
+    };
+    let text = serde_json::to_string_pretty(&report)?;
+    println!("{text}");
+    if let Some(j) = json {
+        std::fs::write(&j, &text)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Train { preset: p, config, data, out, epochs, steps, loss, seed, print_config } => {
+            let mut cfg = match (config, p) {
+                (Some(path), _) => serde_json::from_str(&std::fs::read_to_string(&path)?).with_context(|| format!("parsing {}", path.display()))?,
+                (None, Some(p)) => preset(p),
+                (None, None) => bail!("give --preset or --config"),
+            };
+            if let Some(e) = epochs {
+                cfg.epochs = e;
+            }
+            if let Some(s) = steps {
+                cfg.steps_per_epoch = s;
+            }
+            if let Some(l) = loss {
+                cfg.loss.kind = l;
+            }
+            if let Some(s) = seed {
+                cfg.seed = s;
+            }
+            if print_config {
+                println!("{}", serde_json::to_string_pretty(&cfg)?);
+                return Ok(());
+            }
+            let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
+            cmd_train(cfg, &data, &out)
+        }
+        Cmd::Preview { preset: p, data, out, identities, strokes } => {
+            let cfg = preset(p).preprocess;
+            let mut ids = read_identities(&data, &dataset_prefix(&data))?;
+            ids.truncate(identities);
+            if strokes {
+                ids.iter_mut().flat_map(|i| i.samples.iter_mut()).filter(|s| s.strokes.is_some()).for_each(|s| s.image = None);
+            }
+            let mut rng = rand::thread_rng();
+            let (h, w, cols) = (cfg.height, cfg.width, 6);
+            let mut grid = image::GrayImage::new((w * cols) as u32, (h * ids.len()) as u32);
+            for (r, id) in ids.iter().enumerate() {
+                for c in 0..cols {
+                    let s = &id.samples[c.min(id.samples.len() - 1) % id.samples.len()];
+                    let x = if c < 3 { plain_input(s, &cfg)? } else { augmented_input(s, &cfg, &mut rng)? };
+                    let (lo, hi) = x.iter().fold((f32::MAX, f32::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
+                    for (k, v) in x.iter().enumerate() {
+                        let g = ((v - lo) / (hi - lo).max(1e-6) * 255.0) as u8;
+                        grid.put_pixel((c * w + k % w) as u32, (r * h + k / w) as u32, image::Luma([255 - g]));
+                    }
+                }
+            }
+            grid.save(&out)?;
+            eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes),
+    }
+}
