@@ -19,6 +19,15 @@ pub trait Embedder {
     fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>>;
 }
 
+/// The runtime's own encoder (tract), as shipped.
+pub struct TractEmbedder(pub siamese_wasm::encoder::Encoder);
+
+impl Embedder for TractEmbedder {
+    fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        inputs.iter().map(|x| Ok(self.0.embed_input(x)?)).collect()
+    }
+}
+
 pub struct Embedded {
     pub name: String,
     pub group: String,
@@ -83,6 +92,26 @@ pub fn pair_scores(set: &[Embedded], seed: u64) -> PairScores {
     PairScores { genuine, random, skilled }
 }
 
+/// Scores as the library verifies: each identity enrols its first `k` genuine samples
+/// (template: their normalised mean); its other genuine samples are genuine queries, its
+/// forgeries skilled ones, and every other identity's non-enrolled genuine samples random
+/// impostor queries. Identities with no more than `k` genuine samples are skipped.
+pub fn template_scores(set: &[Embedded], k: usize) -> PairScores {
+    let usable: Vec<&Embedded> = set.iter().filter(|e| e.genuine.len() > k).collect();
+    let templates: Vec<Vec<f32>> = usable.iter().map(|e| prototype(&e.genuine[..k].iter().collect::<Vec<_>>())).collect();
+    let mut s = PairScores { genuine: vec![], random: vec![], skilled: vec![] };
+    for (i, e) in usable.iter().enumerate() {
+        s.genuine.extend(e.genuine[k..].iter().map(|q| dot(q, &templates[i])));
+        s.skilled.extend(e.forged.iter().map(|q| dot(q, &templates[i])));
+        for (j, other) in usable.iter().enumerate() {
+            if i != j {
+                s.random.extend(other.genuine[k..].iter().map(|q| dot(q, &templates[i])));
+            }
+        }
+    }
+    s
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,6 +137,10 @@ pub struct Report {
     pub oneshot: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<PairCounts>,
+    /// Set when scores compare queries with templates of this many enrolled samples
+    /// (`--enrol K`), rather than sample pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrolled: Option<usize>,
     pub identities: usize,
 }
 
@@ -286,6 +319,21 @@ mod tests {
         assert_eq!(r.eer_random, Some(0.0));
         assert!(r.eer_skilled.unwrap() > 0.4);
         assert_eq!(r.auc.map(|a| a < 1.0), Some(true));
+    }
+
+    #[test]
+    fn template_scores_compare_queries_with_enrolled_means() {
+        let set = vec![
+            Embedded { name: "a".into(), group: "g".into(), genuine: vec![unit(-10.0), unit(10.0), unit(0.0)], forged: vec![unit(30.0)] },
+            Embedded { name: "b".into(), group: "g".into(), genuine: vec![unit(90.0), unit(90.0), unit(90.0)], forged: vec![] },
+        ];
+        let s = template_scores(&set, 2);
+        // a's template is the mean of -10 and 10 degrees: 0 degrees.
+        assert_eq!(s.genuine.len(), 2);
+        assert!((s.genuine[0] - 1.0).abs() < 1e-6);
+        assert!((s.skilled[0] - 30f32.to_radians().cos()).abs() < 1e-6);
+        assert_eq!(s.random.len(), 2);
+        assert!(s.random.iter().all(|r| r.abs() < 1e-6));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use siamese_train::augment::{augmented_input, plain_input};
 use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, shared_data_dir, split_by_identity, Layout};
-use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, verify_report, write_plots, Embedder, PairScores, Report};
+use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::export::{fold, to_onnx, WeightFormat};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::EncoderConfig;
@@ -111,6 +111,10 @@ enum Cmd {
         shots: usize,
         #[arg(long, default_value_t = 400)]
         episodes: usize,
+        /// Verify queries against templates of this many enrolled genuine samples per
+        /// identity (as the library does) instead of all sample pairs.
+        #[arg(long)]
+        enrol: Option<usize>,
     },
 }
 
@@ -141,21 +145,13 @@ fn preset(p: Preset) -> TrainConfig {
             p: 16,
             k: 4,
             forgeries: 0,
-            epochs: 15,
+            epochs: 12,
             steps_per_epoch: 100,
             lr: 2e-3,
             weight_decay: 1e-4,
             val_fraction: 0.25,
             seed: 7,
         },
-    }
-}
-
-struct TractEmbedder(TractEncoder);
-
-impl Embedder for TractEmbedder {
-    fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        inputs.iter().map(|x| Ok(self.0.embed_input(x)?)).collect()
     }
 }
 
@@ -211,7 +207,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize) -> Result<()> {
+fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let enc = TractEncoder::from_bytes(&bytes, None)?;
     let cfg = enc.meta.preprocess;
@@ -236,7 +232,10 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
         let set = embed_identities(&ids, &cfg, &embedder)?;
         let mut r = match protocol {
             Protocol::Verify => {
-                let scores = pair_scores(&set, seed);
+                let scores = match enrol {
+                    Some(k) => template_scores(&set, k),
+                    None => pair_scores(&set, seed),
+                };
                 let dir = plots.clone().or_else(|| json.as_ref().and_then(|j| j.parent().map(Path::to_path_buf)));
                 if let Some(dir) = dir {
                     std::fs::create_dir_all(&dir)?;
@@ -244,7 +243,9 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
                     let title = format!("{} on {}", model.file_name().unwrap().to_string_lossy(), data.display());
                     write_plots(&scores, &title, &dir.join(format!("{stem}.roc.svg")), &dir.join(format!("{stem}.hist.svg")))?;
                 }
-                verify_report(&scores, Some(threshold))
+                let mut r = verify_report(&scores, Some(threshold));
+                r.enrolled = enrol;
+                r
             }
             Protocol::Oneshot => {
                 let acc = oneshot_accuracy(&set, ways, shots, episodes, seed).with_context(|| format!("fewer than {ways} identities with more than {shots} samples"))?;
@@ -315,6 +316,6 @@ fn main() -> Result<()> {
             eprintln!("wrote {}", out.display());
             Ok(())
         }
-        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes),
+        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol),
     }
 }

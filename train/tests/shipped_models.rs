@@ -1,0 +1,89 @@
+//! The shipped encoders, run by the runtime's tract encoder, on the validation identities
+//! that training held out (the presets' split: 25% of each set's identities, seed 7).
+//! Checks that each figure in the model card still holds, and that int8 stays within one
+//! point of f32. Needs ../shared/data; skips with a message without it.
+
+use siamese_train::data::{read_identities, shared_data_dir, split_by_identity};
+use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, verify_report, Report, TractEmbedder};
+use siamese_train::train::dataset_prefix;
+use siamese_wasm::encoder::Encoder;
+use std::path::{Path, PathBuf};
+
+const VAL_FRACTION: f64 = 0.25;
+const SEED: u64 = 7;
+
+fn model(name: &str) -> Encoder {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(name);
+    Encoder::from_bytes(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())), None).unwrap()
+}
+
+/// Verification report and 20-way 1-shot accuracy (when the set has 20 identities) on a
+/// dataset's validation identities.
+fn evaluate(enc: Encoder, dir: &Path) -> (Report, Option<f64>) {
+    let cfg = enc.meta.preprocess;
+    let threshold = enc.meta.threshold;
+    let ids = split_by_identity(read_identities(dir, &dataset_prefix(dir)).unwrap(), VAL_FRACTION, SEED).1;
+    let set = embed_identities(&ids, &cfg, &TractEmbedder(enc)).unwrap();
+    (verify_report(&pair_scores(&set, SEED), Some(threshold)), oneshot_accuracy(&set, 20, 1, 400, SEED))
+}
+
+fn data() -> Option<PathBuf> {
+    let d = shared_data_dir();
+    if d.is_none() {
+        eprintln!("SKIPPED shipped model evaluation: ../shared/data is absent");
+    }
+    d
+}
+
+/// `(dataset, figure, card value)`: the int8 model must do at least as well as the
+/// card says (0.5 point of slack for summation-order noise).
+fn check(name: &str, figure: &str, got: f64, card: f64, lower_is_better: bool) {
+    let ok = if lower_is_better { got <= card + 0.005 } else { got >= card - 0.005 };
+    eprintln!("{name} {figure}: {:.2}% (card: {:.2}%)", got * 100.0, card * 100.0);
+    assert!(ok, "{name} {figure} is {got:.4}, the model card says {card:.4}");
+}
+
+fn within_a_point(name: &str, figure: &str, int8: f64, f32: f64) {
+    assert!((int8 - f32).abs() <= 0.01, "{name} {figure}: int8 {int8:.4} vs f32 {f32:.4}");
+}
+
+/// Figures of the shipped models on the validation identities (models/README.md).
+const SIGNATURE_CARD: &[(&str, f64, f64, f64, f64)] = &[
+    // (dataset, eer, eer_random, eer_skilled or NaN, 20-way 1-shot accuracy or NaN)
+    ("omniglot", 0.0576, 0.0576, f64::NAN, 0.8649),
+    ("svc2004/task2", 0.1238, 0.0558, 0.3090, f64::NAN),
+    ("sigcomp2011", 0.1174, 0.0822, 0.2375, f64::NAN),
+];
+const FACE_CARD: &[(&str, f64, f64, f64, f64)] = &[("att_faces", 1.0, 1.0, f64::NAN, f64::NAN), ("yaleb", 1.0, 1.0, f64::NAN, f64::NAN)];
+
+fn run(model_name: &str, card: &[(&str, f64, f64, f64, f64)]) {
+    let Some(root) = data() else { return };
+    let stem = model_name.trim_end_matches(".onnx");
+    for &(set, eer, eer_random, eer_skilled, oneshot) in card {
+        let dir = root.join(set);
+        let (q, q1) = evaluate(model(model_name), &dir);
+        let (f, f1) = evaluate(model(&format!("{stem}.f32.onnx")), &dir);
+        check(set, "EER", q.eer.unwrap(), eer, true);
+        check(set, "random-impostor EER", q.eer_random.unwrap(), eer_random, true);
+        within_a_point(set, "EER", q.eer.unwrap(), f.eer.unwrap());
+        within_a_point(set, "random-impostor EER", q.eer_random.unwrap(), f.eer_random.unwrap());
+        if !eer_skilled.is_nan() {
+            check(set, "skilled-forgery EER", q.eer_skilled.unwrap(), eer_skilled, true);
+            within_a_point(set, "skilled-forgery EER", q.eer_skilled.unwrap(), f.eer_skilled.unwrap());
+        }
+        if !oneshot.is_nan() {
+            check(set, "20-way 1-shot accuracy", q1.unwrap(), oneshot, false);
+            within_a_point(set, "20-way 1-shot accuracy", q1.unwrap(), f1.unwrap());
+        }
+    }
+}
+
+#[test]
+fn signature_model_holds_its_card_figures() {
+    run("signature.onnx", SIGNATURE_CARD);
+}
+
+#[test]
+fn face_model_holds_its_card_figures() {
+    run("face.onnx", FACE_CARD);
+}
