@@ -18,6 +18,22 @@ pub enum ErrorCode {
     NotFinite,
     /// Options or metadata that cannot be used.
     BadOptions,
+    /// An input of a kind the library does not take (not an image, strokes or embedding).
+    BadInput,
+    /// The model URL could not be fetched.
+    FetchFailed,
+    /// No identity with that id is enrolled.
+    UnknownId,
+    /// The id is already enrolled and `replace` was not asked for.
+    DuplicateId,
+    /// A gallery import is malformed; it was rejected whole.
+    BadImport,
+    /// The browser refused the write for lack of space; nothing was written.
+    StorageFull,
+    /// Any other storage failure (IndexedDB unavailable, blocked, aborted).
+    StorageError,
+    /// The stored embeddings (or an import) were made by another model.
+    ModelMismatch,
 }
 
 impl ErrorCode {
@@ -29,6 +45,14 @@ impl ErrorCode {
             ErrorCode::NoInk => "no_ink",
             ErrorCode::NotFinite => "not_finite",
             ErrorCode::BadOptions => "bad_options",
+            ErrorCode::BadInput => "bad_input",
+            ErrorCode::FetchFailed => "fetch_failed",
+            ErrorCode::UnknownId => "unknown_id",
+            ErrorCode::DuplicateId => "duplicate_id",
+            ErrorCode::BadImport => "bad_import",
+            ErrorCode::StorageFull => "storage_full",
+            ErrorCode::StorageError => "storage_error",
+            ErrorCode::ModelMismatch => "model_mismatch",
         }
     }
 }

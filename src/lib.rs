@@ -8,9 +8,14 @@
 pub mod calibrate;
 pub mod encoder;
 pub mod error;
+pub mod export;
+pub mod gallery;
 pub mod metadata;
 pub mod metrics;
 pub mod preprocess;
 pub mod strokes;
 
 pub use error::{Error, ErrorCode};
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds pkg/, the npm package: the wasm (simd128), its ES module and TypeScript types, the
+# entry module (js/), and the shipped models. `npm install path/to/pkg` installs it.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh
+
+target_dir=${CARGO_TARGET_DIR:-target}
+cargo build --release --target wasm32-unknown-unknown --lib
+rm -rf pkg && mkdir -p pkg/models
+# The name section (function names, 1.9 MB) only serves debuggers.
+wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name siamese_wasm "$target_dir/wasm32-unknown-unknown/release/siamese_wasm.wasm"
+
+wasm=pkg/siamese_wasm_bg.wasm
+if command -v wasm-opt >/dev/null; then
+  # Debian's binaryen may predate features rustc now emits by default; keep the unoptimised
+  # file when it cannot read it.
+  if wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+       --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+       "$wasm" -o "$wasm.opt" 2>/tmp/siamese-wasm-opt.log; then
+    mv "$wasm.opt" "$wasm"
+  else
+    echo "build: wasm-opt could not process the module (kept unoptimised): $(head -c 300 /tmp/siamese-wasm-opt.log)"
+    rm -f "$wasm.opt"
+  fi
+else
+  echo "build: no wasm-opt on PATH; skipping (apt-get install binaryen)"
+fi
+
+cp js/index.js js/index.d.ts pkg/
+cp models/signature.onnx models/face.onnx pkg/models/
+cp README.md pkg/
+version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+cat > pkg/package.json <<JSON
+{
+  "name": "siamese-wasm",
+  "version": "$version",
+  "description": "In-browser face and signature verification: a Siamese encoder run by tract in WebAssembly, enrolments in IndexedDB",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "main": "./index.js",
+  "module": "./index.js",
+  "types": "./index.d.ts",
+  "exports": {
+    ".": { "types": "./index.d.ts", "default": "./index.js" },
+    "./models/*": "./models/*",
+    "./siamese_wasm_bg.wasm": "./siamese_wasm_bg.wasm",
+    "./package.json": "./package.json"
+  },
+  "files": ["index.js", "index.d.ts", "siamese_wasm.js", "siamese_wasm.d.ts", "siamese_wasm_bg.wasm", "siamese_wasm_bg.wasm.d.ts", "models/", "README.md"],
+  "sideEffects": ["./index.js"],
+  "keywords": ["webassembly", "siamese", "face-verification", "signature-verification", "onnx", "tract", "indexeddb"]
+}
+JSON
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "build: pkg/ ready; $wasm is $raw bytes raw, $gz bytes gzipped ($(awk "BEGIN { printf \"%.2f MB / %.2f MB\", $raw/1e6, $gz/1e6 }"))"

@@ -1,0 +1,35 @@
+// siamese-wasm: the package entry. It instantiates the WebAssembly module once, on import
+// (top-level await), so users write `import { Verifier } from 'siamese-wasm'` and nothing
+// else. Browsers and bundlers fetch the .wasm next to this file; Node.js reads it from disk.
+import init, * as wasm from './siamese_wasm.js';
+
+const wasmUrl = new URL('./siamese_wasm_bg.wasm', import.meta.url);
+const inNode = typeof process !== 'undefined' && !!process.versions?.node && wasmUrl.protocol === 'file:';
+
+// A computed specifier keeps bundlers from trying to pack Node's fs into a browser build.
+const nodeFs = 'node:fs/promises';
+const readFile = inNode ? (await import(/* @vite-ignore */ nodeFs)).readFile : null;
+
+if (inNode) {
+  await init({ module_or_path: await readFile(wasmUrl) });
+} else {
+  await init({ module_or_path: wasmUrl });
+}
+
+export const { Verifier, similarity, calibrate } = wasm;
+
+/** URLs of the models shipped in this package: pass one to `Verifier.load`. */
+export const models = Object.freeze({
+  signature: new URL('./models/signature.onnx', import.meta.url).href,
+  face: new URL('./models/face.onnx', import.meta.url).href,
+});
+
+// Node's fetch() does not read file: URLs, and the package's models are files there: read
+// them from disk so `Verifier.load(models.signature)` works in Node too.
+if (inNode) {
+  const load = Verifier.load.bind(Verifier);
+  Verifier.load = async (model, options) => {
+    const url = model instanceof URL ? model : typeof model === 'string' && model.startsWith('file:') ? new URL(model) : null;
+    return load(url && url.protocol === 'file:' ? await readFile(url) : model, options);
+  };
+}

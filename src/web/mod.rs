@@ -1,0 +1,59 @@
+//! The browser seam: wasm-bindgen exports (`Verifier`, `similarity`, `calibrate`), turning
+//! JavaScript inputs into pixels and strokes, and the IndexedDB enrolment store. Everything
+//! it computes comes from the native core; this layer only converts and stores.
+
+mod errors;
+mod idb;
+mod input;
+mod verifier;
+
+pub use verifier::{calibrate, similarity, Verifier};
+
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Pixels: anything a canvas can draw, or raw RGBA bytes. */
+export type ImageInput =
+  | ImageData | HTMLCanvasElement | OffscreenCanvas | HTMLImageElement | ImageBitmap | HTMLVideoElement
+  | { width: number; height: number; data: Uint8ClampedArray | Uint8Array | number[] };
+/** Pen input: strokes (pen-down runs) of points; `t` (ms) and `p` (pressure) are optional. */
+export type Strokes = { x: number; y: number; t?: number; p?: number }[][];
+/** A sample for enroll/verify/identify: an image, a drawing, or a ready embedding. */
+export type Input = ImageInput | Strokes | Float32Array;
+
+export interface LoadProgress { phase: 'download' | 'compile' | 'store' | 'ready'; loaded: number; total: number | null }
+export interface LoadOptions {
+  /** IndexedDB database name (default "siamese-wasm"); false for an in-memory gallery. */
+  db?: string | false;
+  /** Overrides the model's calibrated threshold. */
+  threshold?: number;
+  onProgress?: (p: LoadProgress) => void;
+  /** If the database holds another model's embeddings, clear it instead of failing. */
+  reset?: boolean;
+  /** For a model without siamese metadata: how to feed it and read it. */
+  metadata?: ModelMetadata;
+}
+export interface ModelMetadata {
+  name: string;
+  version: string;
+  preprocess: { mode: 'ink' | 'face'; height: number; width: number; margin?: number; stroke_width?: number };
+  embedding_dim: number;
+  metric: 'cosine' | 'euclidean';
+  threshold: number;
+  training_data?: string;
+}
+export interface VerifyResult { id: string; score: number; threshold: number; match: boolean }
+export interface IdentifyResult { id: string; score: number; match: boolean }
+export interface Calibration { threshold: number; eer: number; eerThreshold: number; far: number; frr: number }
+export interface GalleryExport {
+  format: 'siamese-wasm-gallery';
+  version: 1;
+  model: { fingerprint: string; name: string; embeddingDim: number; metric: 'cosine' | 'euclidean' };
+  identities: { id: string; samples: number[][] }[];
+}
+/** Every error thrown or rejected by this library. */
+export interface SiameseError extends Error {
+  code: 'bad_model' | 'fetch_failed' | 'bad_shape' | 'empty_image' | 'no_ink' | 'not_finite' | 'bad_input'
+      | 'bad_options' | 'unknown_id' | 'duplicate_id' | 'bad_import' | 'storage_full' | 'storage_error'
+      | 'model_mismatch';
+}
+"#;

@@ -1,0 +1,269 @@
+//! In-browser tests (headless Chromium via wasm-bindgen-test and chromedriver): the wasm
+//! build against the native reference, the IndexedDB store's persistence and sharing, the
+//! error codes of bad input (and that a failure changes nothing), and export/import.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+use common::*;
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use siamese_wasm::web::{similarity, Verifier};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SIGNATURE: &[u8] = include_bytes!("../models/signature.onnx");
+const FACE: &[u8] = include_bytes!("../models/face.onnx");
+const REFERENCE: &str = include_str!("fixtures/reference-embeddings.json");
+
+#[wasm_bindgen(inline_js = r#"
+export function rgba(w, h, bytes) { return new ImageData(new Uint8ClampedArray(bytes), w, h); }
+export function canvasOf(imageData, offscreen) {
+  const c = offscreen ? new OffscreenCanvas(imageData.width, imageData.height) : document.createElement('canvas');
+  c.width = imageData.width; c.height = imageData.height;
+  c.getContext('2d').putImageData(imageData, 0, 0);
+  return c;
+}
+export function blankCanvas(w, h) {
+  const c = document.createElement('canvas'); c.width = w; c.height = h;
+  const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, w, h); return c;
+}
+export function jsonRoundTrip(v) { return JSON.parse(JSON.stringify(v)); }
+export function stringify(v) { return JSON.stringify(v); }
+export function uniqueName(p) { return p + '-' + Math.random().toString(36).slice(2); }
+"#)]
+extern "C" {
+    fn rgba(w: u32, h: u32, bytes: &[u8]) -> JsValue;
+    #[wasm_bindgen(js_name = canvasOf)]
+    fn canvas_of(image_data: &JsValue, offscreen: bool) -> JsValue;
+    #[wasm_bindgen(js_name = blankCanvas)]
+    fn blank_canvas(w: u32, h: u32) -> JsValue;
+    #[wasm_bindgen(js_name = jsonRoundTrip)]
+    fn json_round_trip(v: &JsValue) -> JsValue;
+    fn stringify(v: &JsValue) -> String;
+    #[wasm_bindgen(js_name = uniqueName)]
+    fn unique_name(prefix: &str) -> String;
+}
+
+fn options(db: &str) -> JsValue {
+    let o = Object::new();
+    Reflect::set(&o, &"db".into(), &db.into()).unwrap();
+    o.into()
+}
+
+async fn load(model: &[u8], db: &str) -> Verifier {
+    Verifier::load(Uint8Array::from(model).into(), options(db)).await.unwrap_or_else(|e| panic!("load failed: {e:?}"))
+}
+
+async fn ok(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| panic!("rejected: {}", code_and_message(&e)))
+}
+
+fn code_and_message(e: &JsValue) -> String {
+    format!("{:?} {:?}", Reflect::get(e, &"code".into()).ok().and_then(|c| c.as_string()), Reflect::get(e, &"message".into()).ok().and_then(|c| c.as_string()))
+}
+
+/// The `code` a failed call carries.
+fn code(e: JsValue) -> String {
+    assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
+    Reflect::get(&e, &"code".into()).unwrap().as_string().expect("an error without a code")
+}
+
+async fn rejects(p: js_sys::Promise) -> String {
+    code(JsFuture::from(p).await.expect_err("expected a rejection"))
+}
+
+fn strokes_js(s: &siamese_wasm::strokes::Strokes) -> JsValue {
+    serde_wasm_bindgen::to_value(s).unwrap()
+}
+
+fn arr(items: Vec<JsValue>) -> JsValue {
+    items.into_iter().collect::<Array>().into()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+async fn listing(v: &Verifier) -> String {
+    stringify(&ok(v.list()).await)
+}
+
+#[wasm_bindgen_test]
+async fn wasm_embeddings_equal_native_tract() {
+    let r: Reference = serde_json::from_str(REFERENCE).unwrap();
+    assert_eq!(r.signature_model, siamese_wasm::export::fingerprint(SIGNATURE), "reference is stale: UPDATE_REFERENCE=1 cargo test --test reference");
+    let sig = load(SIGNATURE, &unique_name("ref")).await;
+    let face = load(FACE, &unique_name("ref")).await;
+    let img = rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.0));
+    let e = sig.embed(img.clone()).unwrap().to_vec();
+    assert!(max_diff(&e, &r.signature_image) <= 1e-5, "signature image: {}", max_diff(&e, &r.signature_image));
+    let e = sig.embed_strokes(strokes_js(&signature_strokes(0.0))).unwrap().to_vec();
+    assert!(max_diff(&e, &r.signature_strokes) <= 1e-5, "strokes: {}", max_diff(&e, &r.signature_strokes));
+    let e = face.embed(rgba(FACE_W as u32, FACE_H as u32, &face_rgba(FACE_W, FACE_H, 0.3))).unwrap().to_vec();
+    assert!(max_diff(&e, &r.face_image) <= 1e-5, "face: {}", max_diff(&e, &r.face_image));
+
+    // Every image kind goes through the same pixels: canvas, OffscreenCanvas, plain object.
+    let want = sig.embed(img.clone()).unwrap().to_vec();
+    for input in [canvas_of(&img, false), canvas_of(&img, true)] {
+        assert!(max_diff(&sig.embed(input).unwrap().to_vec(), &want) < 1e-6);
+    }
+    let plain = Object::new();
+    Reflect::set(&plain, &"width".into(), &(SIG_W as u32).into()).unwrap();
+    Reflect::set(&plain, &"height".into(), &(SIG_H as u32).into()).unwrap();
+    Reflect::set(&plain, &"data".into(), &Uint8Array::from(signature_rgba(SIG_W, SIG_H, 0.0).as_slice())).unwrap();
+    assert!(max_diff(&sig.embed(plain.into()).unwrap().to_vec(), &want) < 1e-6);
+}
+
+#[wasm_bindgen_test]
+async fn enrolments_persist_across_instances() {
+    let db = unique_name("persist");
+    let v = load(SIGNATURE, &db).await;
+    let samples = arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.15))).collect());
+    ok(v.enroll("ann".into(), samples, JsValue::UNDEFINED)).await;
+    drop(v); // closes the database; the next load reads it back from IndexedDB
+    let v = load(SIGNATURE, &db).await;
+    assert_eq!(listing(&v).await, r#"[{"id":"ann","samples":3}]"#);
+    let same = ok(v.verify("ann".into(), strokes_js(&signature_strokes(0.07)))).await;
+    let other = ok(v.verify("ann".into(), strokes_js(&other_strokes()))).await;
+    let score = |r: &JsValue| Reflect::get(r, &"score".into()).unwrap().as_f64().unwrap();
+    let is_match = |r: &JsValue| Reflect::get(r, &"match".into()).unwrap().as_bool().unwrap();
+    assert!(is_match(&same), "same drawing should match: {}", stringify(&same));
+    assert!(!is_match(&other), "a different drawing should not: {}", stringify(&other));
+    assert!(score(&same) > score(&other));
+    let hits = ok(v.identify(strokes_js(&signature_strokes(0.07)), Some(3))).await;
+    assert_eq!(Reflect::get(&Array::from(&hits).get(0), &"id".into()).unwrap().as_string().unwrap(), "ann");
+}
+
+#[wasm_bindgen_test]
+async fn two_instances_share_one_database() {
+    let db = unique_name("shared");
+    let a = load(SIGNATURE, &db).await;
+    let b = load(SIGNATURE, &db).await;
+    ok(a.enroll("bo".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), JsValue::UNDEFINED)).await;
+    assert_eq!(listing(&b).await, r#"[{"id":"bo","samples":1}]"#);
+    ok(b.remove("bo".into())).await;
+    assert_eq!(listing(&a).await, "[]");
+    ok(b.enroll("cy".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await;
+    drop((a, b));
+    assert_eq!(listing(&load(SIGNATURE, &db).await).await, r#"[{"id":"cy","samples":1}]"#);
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_gets_its_code_and_changes_nothing() {
+    let db = unique_name("bad");
+    let v = load(SIGNATURE, &db).await;
+    ok(v.enroll("ann".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), JsValue::UNDEFINED)).await;
+    let before = listing(&v).await;
+    let exported = stringify(&ok(v.export_gallery()).await);
+
+    // Models: truncated, empty, not ONNX.
+    for bytes in [&SIGNATURE[..SIGNATURE.len() / 2], &[][..], b"not a model at all"] {
+        let e = Verifier::load(Uint8Array::from(bytes).into(), options(&db)).await.err().expect("a bad model must not load");
+        assert_eq!(code(e), "bad_model");
+    }
+    // Images: wrong size for the data, zero size, blank, NaN pixels; not an image at all.
+    let short = Object::new();
+    Reflect::set(&short, &"width".into(), &10.into()).unwrap();
+    Reflect::set(&short, &"height".into(), &10.into()).unwrap();
+    Reflect::set(&short, &"data".into(), &Uint8Array::new_with_length(40)).unwrap();
+    assert_eq!(code(v.embed(short.clone().into()).unwrap_err()), "bad_shape");
+    assert_eq!(code(v.embed(blank_canvas(0, 10)).unwrap_err()), "empty_image");
+    assert_eq!(code(v.embed(blank_canvas(200, 80)).unwrap_err()), "no_ink");
+    let nan = Array::new();
+    for _ in 0..400 {
+        nan.push(&f64::NAN.into());
+    }
+    Reflect::set(&short, &"data".into(), &nan).unwrap();
+    assert_eq!(code(v.embed(short.into()).unwrap_err()), "not_finite");
+    assert_eq!(code(v.embed(JsValue::from(42)).unwrap_err()), "bad_input");
+    // Strokes: none, empty, NaN, malformed.
+    assert_eq!(code(v.embed_strokes(arr(vec![])).unwrap_err()), "no_ink");
+    assert_eq!(code(v.embed_strokes(arr(vec![arr(vec![])])).unwrap_err()), "no_ink");
+    let p = Object::new();
+    Reflect::set(&p, &"x".into(), &f64::NAN.into()).unwrap();
+    Reflect::set(&p, &"y".into(), &1.into()).unwrap();
+    assert_eq!(code(v.embed_strokes(arr(vec![arr(vec![p.into()])])).unwrap_err()), "not_finite");
+    assert_eq!(code(v.embed_strokes(arr(vec![JsValue::from("x")])).unwrap_err()), "bad_input");
+    // Embeddings: NaN, wrong length.
+    let mut e = vec![0.1f32; 128];
+    e[3] = f32::NAN;
+    assert_eq!(code(v.similarity(&Float32Array::from(e.as_slice()).into(), &Float32Array::from(e.as_slice()).into()).unwrap_err()), "not_finite");
+    assert_eq!(code(v.similarity(&Float32Array::new_with_length(3).into(), &Float32Array::new_with_length(3).into()).unwrap_err()), "bad_shape");
+
+    // The gallery: a blank drawing among good ones enrols nothing; unknown and duplicate ids.
+    let blank_enrol = arr(vec![strokes_js(&signature_strokes(0.0)), blank_canvas(100, 50)]);
+    assert_eq!(rejects(v.enroll("new".into(), blank_enrol, JsValue::UNDEFINED)).await, "no_ink");
+    assert_eq!(rejects(v.enroll("new".into(), arr(vec![]), JsValue::UNDEFINED)).await, "bad_input");
+    assert_eq!(rejects(v.enroll("".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await, "bad_input");
+    assert_eq!(rejects(v.verify("nobody".into(), strokes_js(&other_strokes()))).await, "unknown_id");
+    assert_eq!(rejects(v.remove("nobody".into())).await, "unknown_id");
+    assert_eq!(rejects(v.enroll("ann".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await, "duplicate_id");
+
+    // Imports: malformed, wrong format, a bad embedding inside, another model's, a duplicate.
+    let good: JsValue = json_round_trip(&ok(v.export_gallery()).await);
+    assert_eq!(rejects(v.import_gallery("{not json".into(), JsValue::UNDEFINED)).await, "bad_import");
+    assert_eq!(rejects(v.import_gallery(Object::new().into(), JsValue::UNDEFINED)).await, "bad_import");
+    let broken = json_round_trip(&good);
+    let ids: Array = Reflect::get(&broken, &"identities".into()).unwrap().unchecked_into();
+    let first = ids.get(0);
+    Reflect::set(&first, &"id".into(), &"zed".into()).unwrap();
+    let samples: Array = Reflect::get(&first, &"samples".into()).unwrap().unchecked_into();
+    samples.get(0).unchecked_into::<Array>().pop();
+    assert_eq!(rejects(v.import_gallery(broken, JsValue::UNDEFINED)).await, "bad_import");
+    assert_eq!(rejects(v.import_gallery(good.clone(), JsValue::UNDEFINED)).await, "duplicate_id");
+    let face = load(FACE, &unique_name("face")).await;
+    assert_eq!(rejects(face.import_gallery(good, JsValue::UNDEFINED)).await, "model_mismatch");
+    // Another model on this database: refused, and the enrolments are kept.
+    let e = Verifier::load(Uint8Array::from(FACE).into(), options(&db)).await.err().expect("a database is tied to its model");
+    assert_eq!(code(e), "model_mismatch");
+
+    assert_eq!(listing(&v).await, before, "failed calls changed the gallery");
+    assert_eq!(stringify(&ok(v.export_gallery()).await), exported);
+    drop(v);
+    let again = load(SIGNATURE, &db).await;
+    assert_eq!(listing(&again).await, before, "failed calls changed the database");
+}
+
+#[wasm_bindgen_test]
+async fn export_then_import_round_trips_exactly() {
+    let a = load(SIGNATURE, &unique_name("export")).await;
+    ok(a.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.2))).collect()), JsValue::UNDEFINED)).await;
+    ok(a.enroll("bo".into(), arr(vec![strokes_js(&other_strokes()), rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.5))]), JsValue::UNDEFINED)).await;
+    let exported = ok(a.export_gallery()).await;
+    // Through JSON text, as a file would carry it.
+    let text = stringify(&exported);
+    let db = unique_name("import");
+    let b = load(SIGNATURE, &db).await;
+    let n = ok(b.import_gallery(text.clone().into(), JsValue::UNDEFINED)).await;
+    assert_eq!(Reflect::get(&n, &"imported".into()).unwrap().as_f64(), Some(2.0));
+    assert_eq!(stringify(&ok(b.export_gallery()).await), text);
+    drop(b);
+    let b = load(SIGNATURE, &db).await;
+    assert_eq!(stringify(&ok(b.export_gallery()).await), text, "the import did not persist exactly");
+    // Same scores from both.
+    let q = strokes_js(&signature_strokes(0.1));
+    let (sa, sb) = (ok(a.verify("ann".into(), q.clone())).await, ok(b.verify("ann".into(), q)).await);
+    assert_eq!(stringify(&sa), stringify(&sb));
+}
+
+#[wasm_bindgen_test]
+fn similarity_and_calibration() {
+    let a = Float32Array::from(&[1.0f32, 0.0][..]);
+    let b = Float32Array::from(&[0.6f32, 0.8][..]);
+    assert!((similarity(&a.clone().into(), &b.clone().into(), &JsValue::UNDEFINED).unwrap() - 0.6).abs() < 1e-6);
+    let d = similarity(&a.into(), &b.into(), &"euclidean".into()).unwrap();
+    assert!((d + (0.16f32 + 0.64).sqrt()).abs() < 1e-6);
+    let g: JsValue = arr([0.9, 0.8, 0.7, 0.4].iter().map(|&x| JsValue::from(x)).collect());
+    let i: JsValue = arr([0.1, 0.2, 0.3, 0.75].iter().map(|&x| JsValue::from(x)).collect());
+    let c = siamese_wasm::web::calibrate(&g, &i, &JsValue::UNDEFINED).unwrap();
+    assert!((Reflect::get(&c, &"eer".into()).unwrap().as_f64().unwrap() - 0.25).abs() < 1e-9, "{}", stringify(&c));
+    let o = Object::new();
+    Reflect::set(&o, &"targetFar".into(), &0.0.into()).unwrap();
+    let c = siamese_wasm::web::calibrate(&g, &i, &o.into()).unwrap();
+    assert_eq!(Reflect::get(&c, &"far".into()).unwrap().as_f64(), Some(0.0));
+    assert!(Reflect::get(&c, &"threshold".into()).unwrap().as_f64().unwrap() > 0.75);
+}
