@@ -1,0 +1,118 @@
+// The demo (www/) end to end in headless Chromium: draw signatures with real mouse moves,
+// enrol, verify (match and no match), reload, go offline and verify again, and a face
+// through the upload path. Screenshots of both tabs go to tests/e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { serveDemo, chromiumOptions } from '../../scripts/serve.mjs';
+
+const ARTIFACTS = 'tests/e2e/artifacts';
+let server, url, browser, context, page;
+
+before(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  ({ server, url } = await serveDemo());
+  browser = await chromium.launch(chromiumOptions);
+  context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(url + '/');
+  await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+/** Draws a signature-like curve on the pad with real mouse events; `shape` picks the drawing. */
+async function draw(shape, jitter = 0) {
+  const box = await page.locator('#pad').boundingBox();
+  const at = (u, v) => [box.x + box.width * u, box.y + box.height * v];
+  const strokes = shape === 'loops'
+    ? [Array.from({ length: 40 }, (_, k) => { const t = k / 39; return [0.1 + 0.6 * t + 0.06 * Math.cos(t * 18 + jitter), 0.5 + (0.25 + jitter * 0.05) * Math.sin(t * 18)]; }),
+       [[0.15, 0.8], [0.85, 0.75 + jitter * 0.03]]]
+    : [[[0.2, 0.2], [0.8, 0.2]], [[0.5, 0.2], [0.5, 0.9]], [[0.3, 0.9], [0.7, 0.9]]]; // a block "I"
+  for (const s of strokes) {
+    await page.mouse.move(...at(...s[0]));
+    await page.mouse.down();
+    for (const p of s.slice(1)) await page.mouse.move(...at(...p), { steps: 4 });
+    await page.mouse.up();
+  }
+}
+const text = (sel) => page.locator(sel).innerText();
+
+test('signature: enrol three drawings, verify a fourth and reject a different one', async () => {
+  await page.fill('#sig-name', 'Ada <b>Lovelace</b>');
+  for (const j of [0, 0.15, -0.15]) {
+    await draw('loops', j);
+    await page.click('#sig-add');
+  }
+  await page.click('#sig-enrol');
+  await page.waitForFunction(() => document.querySelector('#sig-result').innerText.includes('Enrolled'));
+  // Names are text, never markup.
+  assert.equal(await page.locator('#gallery-list strong').first().innerText(), 'Ada <b>Lovelace</b>');
+  await draw('loops', 0.07);
+  await page.click('#sig-verify');
+  await page.waitForSelector('#sig-result .row');
+  const same = await text('#sig-result');
+  assert.match(same, /^match/, same);
+  await page.screenshot({ path: `${ARTIFACTS}/signature-tab.png` });
+  await draw('block');
+  await page.click('#sig-verify');
+  await page.waitForFunction(() => document.querySelector('#sig-result').innerText.startsWith('no match'));
+});
+
+test('enrolments survive a reload, and the demo works offline', async () => {
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+  await page.waitForFunction(() => document.querySelector('#gallery-list').innerText.includes('Ada'));
+  // The service worker must control the page before the network goes away.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+  await page.fill('#sig-name', 'Ada <b>Lovelace</b>');
+  await draw('loops', -0.05);
+  await page.click('#sig-verify');
+  await page.waitForSelector('#sig-result .row');
+  assert.match(await text('#sig-result'), /^match/);
+  await context.setOffline(false);
+});
+
+/** A PNG of an 8-bit PGM (P5), made by the browser's own encoder. */
+async function pgmToPng(path) {
+  const buf = await readFile(path);
+  const header = buf.subarray(0, 64).toString('latin1').split(/\s+/);
+  const [w, h, headerLen] = [Number(header[1]), Number(header[2]), buf.indexOf(Buffer.from(header[3]), 2) + header[3].length + 1];
+  const dataUrl = await page.evaluate(([w, h, px]) => {
+    const c = Object.assign(document.createElement('canvas'), { width: w, height: h });
+    const img = c.getContext('2d').createImageData(w, h);
+    px.forEach((v, i) => img.data.set([v, v, v, 255], i * 4));
+    c.getContext('2d').putImageData(img, 0, 0);
+    return c.toDataURL('image/png');
+  }, [w, h, [...buf.subarray(headerLen, headerLen + w * h)]]);
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+test('face: enrol and verify through the upload path', async (t) => {
+  const dir = '../shared/data/att_faces';
+  if (!existsSync(dir)) return t.skip(`${dir} is absent: no face pictures to upload`);
+  await page.click('#tab-face');
+  const upload = async (subject, n) => page.setInputFiles('#face-file', { name: `${subject}-${n}.png`, mimeType: 'image/png', buffer: await pgmToPng(`${dir}/${subject}/${n}.pgm`) });
+  await page.fill('#face-name', 'Subject one');
+  for (const n of [1, 2, 3]) {
+    await upload('s1', n);
+    await page.click('#face-add');
+  }
+  await page.click('#face-enrol');
+  await page.waitForFunction(() => document.querySelector('#face-result').innerText.includes('Enrolled'));
+  await upload('s1', 7);
+  await page.click('#face-verify');
+  await page.waitForSelector('#face-result .row');
+  const r = await text('#face-result');
+  assert.match(r, /^match Subject one: score/, r);
+  await page.screenshot({ path: `${ARTIFACTS}/face-tab.png` });
+  const subjects = (await readdir(dir)).filter((s) => s !== 's1' && s.startsWith('s'));
+  await upload(subjects[0], 1);
+  await page.click('#face-identify');
+  await page.waitForSelector('#face-result .row');
+});
