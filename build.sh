@@ -17,7 +17,7 @@ if command -v wasm-opt >/dev/null; then
   # file when it cannot read it.
   if wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
        --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-       "$wasm" -o "$wasm.opt" 2>/tmp/siamese-wasm-opt.log; then
+       "$wasm" -o "$wasm.opt" >/tmp/siamese-wasm-opt.log 2>&1; then
     mv "$wasm.opt" "$wasm"
   else
     echo "build: wasm-opt could not process the module (kept unoptimised): $(head -c 300 /tmp/siamese-wasm-opt.log)"

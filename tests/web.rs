@@ -54,7 +54,7 @@ fn options(db: &str) -> JsValue {
 }
 
 async fn load(model: &[u8], db: &str) -> Verifier {
-    Verifier::load(Uint8Array::from(model).into(), options(db)).await.unwrap_or_else(|e| panic!("load failed: {e:?}"))
+    Verifier::load(Uint8Array::from(model).into(), Some(options(db))).await.unwrap_or_else(|e| panic!("load failed: {e:?}"))
 }
 
 async fn ok(p: js_sys::Promise) -> JsValue {
@@ -108,6 +108,12 @@ async fn wasm_embeddings_equal_native_tract() {
 
     // Every image kind goes through the same pixels: canvas, OffscreenCanvas, plain object.
     let want = sig.embed(img.clone()).unwrap().to_vec();
+    // embedInput takes the preprocessed tensor and runs the same network.
+    let meta = siamese_wasm::encoder::read_metadata(SIGNATURE).unwrap().unwrap();
+    let gray = siamese_wasm::preprocess::GrayImage::from_rgba(SIG_W, SIG_H, &signature_rgba(SIG_W, SIG_H, 0.0)).unwrap();
+    let x = siamese_wasm::preprocess::image_to_input(&gray, &meta.preprocess).unwrap();
+    assert!(max_diff(&sig.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec(), &want) < 1e-6);
+    assert_eq!(code(sig.embed_input(&Float32Array::new_with_length(5)).unwrap_err()), "bad_shape");
     for input in [canvas_of(&img, false), canvas_of(&img, true)] {
         assert!(max_diff(&sig.embed(input).unwrap().to_vec(), &want) < 1e-6);
     }
@@ -123,7 +129,7 @@ async fn enrolments_persist_across_instances() {
     let db = unique_name("persist");
     let v = load(SIGNATURE, &db).await;
     let samples = arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.15))).collect());
-    ok(v.enroll("ann".into(), samples, JsValue::UNDEFINED)).await;
+    ok(v.enroll("ann".into(), samples, None)).await;
     drop(v); // closes the database; the next load reads it back from IndexedDB
     let v = load(SIGNATURE, &db).await;
     assert_eq!(listing(&v).await, r#"[{"id":"ann","samples":3}]"#);
@@ -143,11 +149,11 @@ async fn two_instances_share_one_database() {
     let db = unique_name("shared");
     let a = load(SIGNATURE, &db).await;
     let b = load(SIGNATURE, &db).await;
-    ok(a.enroll("bo".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), JsValue::UNDEFINED)).await;
+    ok(a.enroll("bo".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), None)).await;
     assert_eq!(listing(&b).await, r#"[{"id":"bo","samples":1}]"#);
     ok(b.remove("bo".into())).await;
     assert_eq!(listing(&a).await, "[]");
-    ok(b.enroll("cy".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await;
+    ok(b.enroll("cy".into(), arr(vec![strokes_js(&other_strokes())]), None)).await;
     drop((a, b));
     assert_eq!(listing(&load(SIGNATURE, &db).await).await, r#"[{"id":"cy","samples":1}]"#);
 }
@@ -156,13 +162,13 @@ async fn two_instances_share_one_database() {
 async fn bad_input_gets_its_code_and_changes_nothing() {
     let db = unique_name("bad");
     let v = load(SIGNATURE, &db).await;
-    ok(v.enroll("ann".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), JsValue::UNDEFINED)).await;
+    ok(v.enroll("ann".into(), arr(vec![strokes_js(&signature_strokes(0.0))]), None)).await;
     let before = listing(&v).await;
     let exported = stringify(&ok(v.export_gallery()).await);
 
     // Models: truncated, empty, not ONNX.
     for bytes in [&SIGNATURE[..SIGNATURE.len() / 2], &[][..], b"not a model at all"] {
-        let e = Verifier::load(Uint8Array::from(bytes).into(), options(&db)).await.err().expect("a bad model must not load");
+        let e = Verifier::load(Uint8Array::from(bytes).into(), Some(options(&db))).await.err().expect("a bad model must not load");
         assert_eq!(code(e), "bad_model");
     }
     // Images: wrong size for the data, zero size, blank, NaN pixels; not an image at all.
@@ -196,29 +202,29 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 
     // The gallery: a blank drawing among good ones enrols nothing; unknown and duplicate ids.
     let blank_enrol = arr(vec![strokes_js(&signature_strokes(0.0)), blank_canvas(100, 50)]);
-    assert_eq!(rejects(v.enroll("new".into(), blank_enrol, JsValue::UNDEFINED)).await, "no_ink");
-    assert_eq!(rejects(v.enroll("new".into(), arr(vec![]), JsValue::UNDEFINED)).await, "bad_input");
-    assert_eq!(rejects(v.enroll("".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await, "bad_input");
+    assert_eq!(rejects(v.enroll("new".into(), blank_enrol, None)).await, "no_ink");
+    assert_eq!(rejects(v.enroll("new".into(), arr(vec![]), None)).await, "bad_input");
+    assert_eq!(rejects(v.enroll("".into(), arr(vec![strokes_js(&other_strokes())]), None)).await, "bad_input");
     assert_eq!(rejects(v.verify("nobody".into(), strokes_js(&other_strokes()))).await, "unknown_id");
     assert_eq!(rejects(v.remove("nobody".into())).await, "unknown_id");
-    assert_eq!(rejects(v.enroll("ann".into(), arr(vec![strokes_js(&other_strokes())]), JsValue::UNDEFINED)).await, "duplicate_id");
+    assert_eq!(rejects(v.enroll("ann".into(), arr(vec![strokes_js(&other_strokes())]), None)).await, "duplicate_id");
 
     // Imports: malformed, wrong format, a bad embedding inside, another model's, a duplicate.
     let good: JsValue = json_round_trip(&ok(v.export_gallery()).await);
-    assert_eq!(rejects(v.import_gallery("{not json".into(), JsValue::UNDEFINED)).await, "bad_import");
-    assert_eq!(rejects(v.import_gallery(Object::new().into(), JsValue::UNDEFINED)).await, "bad_import");
+    assert_eq!(rejects(v.import_gallery("{not json".into(), None)).await, "bad_import");
+    assert_eq!(rejects(v.import_gallery(Object::new().into(), None)).await, "bad_import");
     let broken = json_round_trip(&good);
     let ids: Array = Reflect::get(&broken, &"identities".into()).unwrap().unchecked_into();
     let first = ids.get(0);
     Reflect::set(&first, &"id".into(), &"zed".into()).unwrap();
     let samples: Array = Reflect::get(&first, &"samples".into()).unwrap().unchecked_into();
     samples.get(0).unchecked_into::<Array>().pop();
-    assert_eq!(rejects(v.import_gallery(broken, JsValue::UNDEFINED)).await, "bad_import");
-    assert_eq!(rejects(v.import_gallery(good.clone(), JsValue::UNDEFINED)).await, "duplicate_id");
+    assert_eq!(rejects(v.import_gallery(broken, None)).await, "bad_import");
+    assert_eq!(rejects(v.import_gallery(good.clone(), None)).await, "duplicate_id");
     let face = load(FACE, &unique_name("face")).await;
-    assert_eq!(rejects(face.import_gallery(good, JsValue::UNDEFINED)).await, "model_mismatch");
+    assert_eq!(rejects(face.import_gallery(good, None)).await, "model_mismatch");
     // Another model on this database: refused, and the enrolments are kept.
-    let e = Verifier::load(Uint8Array::from(FACE).into(), options(&db)).await.err().expect("a database is tied to its model");
+    let e = Verifier::load(Uint8Array::from(FACE).into(), Some(options(&db))).await.err().expect("a database is tied to its model");
     assert_eq!(code(e), "model_mismatch");
 
     assert_eq!(listing(&v).await, before, "failed calls changed the gallery");
@@ -231,14 +237,14 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 #[wasm_bindgen_test]
 async fn export_then_import_round_trips_exactly() {
     let a = load(SIGNATURE, &unique_name("export")).await;
-    ok(a.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.2))).collect()), JsValue::UNDEFINED)).await;
-    ok(a.enroll("bo".into(), arr(vec![strokes_js(&other_strokes()), rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.5))]), JsValue::UNDEFINED)).await;
+    ok(a.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.2))).collect()), None)).await;
+    ok(a.enroll("bo".into(), arr(vec![strokes_js(&other_strokes()), rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.5))]), None)).await;
     let exported = ok(a.export_gallery()).await;
     // Through JSON text, as a file would carry it.
     let text = stringify(&exported);
     let db = unique_name("import");
     let b = load(SIGNATURE, &db).await;
-    let n = ok(b.import_gallery(text.clone().into(), JsValue::UNDEFINED)).await;
+    let n = ok(b.import_gallery(text.clone().into(), None)).await;
     assert_eq!(Reflect::get(&n, &"imported".into()).unwrap().as_f64(), Some(2.0));
     assert_eq!(stringify(&ok(b.export_gallery()).await), text);
     drop(b);
@@ -254,16 +260,16 @@ async fn export_then_import_round_trips_exactly() {
 fn similarity_and_calibration() {
     let a = Float32Array::from(&[1.0f32, 0.0][..]);
     let b = Float32Array::from(&[0.6f32, 0.8][..]);
-    assert!((similarity(&a.clone().into(), &b.clone().into(), &JsValue::UNDEFINED).unwrap() - 0.6).abs() < 1e-6);
-    let d = similarity(&a.into(), &b.into(), &"euclidean".into()).unwrap();
+    assert!((similarity(&a.clone().into(), &b.clone().into(), None).unwrap() - 0.6).abs() < 1e-6);
+    let d = similarity(&a.into(), &b.into(), Some("euclidean".into())).unwrap();
     assert!((d + (0.16f32 + 0.64).sqrt()).abs() < 1e-6);
     let g: JsValue = arr([0.9, 0.8, 0.7, 0.4].iter().map(|&x| JsValue::from(x)).collect());
     let i: JsValue = arr([0.1, 0.2, 0.3, 0.75].iter().map(|&x| JsValue::from(x)).collect());
-    let c = siamese_wasm::web::calibrate(&g, &i, &JsValue::UNDEFINED).unwrap();
+    let c = siamese_wasm::web::calibrate(&g, &i, None).unwrap();
     assert!((Reflect::get(&c, &"eer".into()).unwrap().as_f64().unwrap() - 0.25).abs() < 1e-9, "{}", stringify(&c));
     let o = Object::new();
     Reflect::set(&o, &"targetFar".into(), &0.0.into()).unwrap();
-    let c = siamese_wasm::web::calibrate(&g, &i, &o.into()).unwrap();
+    let c = siamese_wasm::web::calibrate(&g, &i, Some(o.into())).unwrap();
     assert_eq!(Reflect::get(&c, &"far".into()).unwrap().as_f64(), Some(0.0));
     assert!(Reflect::get(&c, &"threshold".into()).unwrap().as_f64().unwrap() > 0.75);
 }

@@ -344,9 +344,9 @@ impl Verifier {
     #[wasm_bindgen(unchecked_return_type = "Verifier")]
     pub async fn load(
         #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | string | URL")] model: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<JsValue>,
     ) -> JsResult<Verifier> {
-        Self::load_inner(model, options).await.map_err(to_js)
+        Self::load_inner(model, options.unwrap_or(JsValue::UNDEFINED)).await.map_err(to_js)
     }
 
     async fn load_inner(model: JsValue, options: JsValue) -> Result<Verifier> {
@@ -375,6 +375,15 @@ impl Verifier {
         Ok(Float32Array::from(e.as_slice()))
     }
 
+    /// The embedding of an already preprocessed input: `height * width` values, row-major,
+    /// as the model's metadata describes (for callers who preprocess themselves, and for
+    /// timing the network alone).
+    #[wasm_bindgen(js_name = embedInput)]
+    pub fn embed_input(&self, input: &Float32Array) -> JsResult<Float32Array> {
+        let e = self.inner.encoder.embed_input(&input.to_vec()).map_err(to_js)?;
+        Ok(Float32Array::from(e.as_slice()))
+    }
+
     /// The embedding of a pen drawing, rendered as the trainer renders pen data.
     #[wasm_bindgen(js_name = embedStrokes)]
     pub fn embed_strokes(&self, #[wasm_bindgen(unchecked_param_type = "Strokes")] strokes: JsValue) -> JsResult<Float32Array> {
@@ -384,7 +393,11 @@ impl Verifier {
     }
 
     /// The model's score between two embeddings (higher is more alike).
-    pub fn similarity(&self, a: &JsValue, b: &JsValue) -> JsResult<f32> {
+    pub fn similarity(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] a: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] b: &JsValue,
+    ) -> JsResult<f32> {
         let d = self.inner.dim();
         let (a, b) = (read_embedding(a, d).map_err(to_js)?, read_embedding(b, d).map_err(to_js)?);
         Ok(self.inner.encoder.similarity(&a, &b))
@@ -429,11 +442,12 @@ impl Verifier {
     #[wasm_bindgen(unchecked_return_type = "Promise<{id: string, samples: number}>")]
     pub fn enroll(
         &self,
-        id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Input[]")] inputs: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "{replace?: boolean} | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{replace?: boolean}")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
             let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
             check_id(&id)?;
@@ -458,7 +472,7 @@ impl Verifier {
 
     /// Scores `input` against `id`'s template.
     #[wasm_bindgen(unchecked_return_type = "Promise<VerifyResult>")]
-    pub fn verify(&self, id: JsValue, #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue) -> Promise {
+    pub fn verify(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue, #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
@@ -498,7 +512,7 @@ impl Verifier {
 
     /// Removes one identity.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn remove(&self, id: JsValue) -> Promise {
+    pub fn remove(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
@@ -542,9 +556,10 @@ impl Verifier {
     pub fn import_gallery(
         &self,
         #[wasm_bindgen(unchecked_param_type = "GalleryExport | string")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "{replace?: boolean} | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{replace?: boolean}")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
             let shared = &inner.shared;
             let e: GalleryExport = if let Some(text) = data.as_string() {
@@ -576,8 +591,13 @@ impl Verifier {
 
     /// Thresholds from scores of genuine and impostor pairs (see the free `calibrate`).
     #[wasm_bindgen(unchecked_return_type = "Calibration")]
-    pub fn calibrate(&self, genuine: &JsValue, impostor: &JsValue, options: &JsValue) -> JsResult<JsValue> {
-        calibrate_js(genuine, impostor, options)
+    pub fn calibrate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] genuine: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] impostor: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{targetFar?: number}")] options: Option<JsValue>,
+    ) -> JsResult<JsValue> {
+        calibrate_js(genuine, impostor, &options.unwrap_or(JsValue::UNDEFINED))
     }
 
     /// Number of enrolled identities (as of the last gallery operation).
@@ -639,9 +659,9 @@ fn calibrate_js(genuine: &JsValue, impostor: &JsValue, options: &JsValue) -> JsR
 pub fn calibrate(
     #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] genuine: &JsValue,
     #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] impostor: &JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{targetFar?: number} | undefined")] options: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "{targetFar?: number}")] options: Option<JsValue>,
 ) -> JsResult<JsValue> {
-    calibrate_js(genuine, impostor, options)
+    calibrate_js(genuine, impostor, &options.unwrap_or(JsValue::UNDEFINED))
 }
 
 /// Score between two embeddings: cosine (default) or negated Euclidean distance.
@@ -649,8 +669,9 @@ pub fn calibrate(
 pub fn similarity(
     #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] a: &JsValue,
     #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] b: &JsValue,
-    #[wasm_bindgen(unchecked_param_type = "'cosine' | 'euclidean' | undefined")] metric: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "'cosine' | 'euclidean'")] metric: Option<JsValue>,
 ) -> JsResult<f32> {
+    let metric = metric.unwrap_or(JsValue::UNDEFINED);
     let m = match metric.as_string().as_deref() {
         None | Some("cosine") => Metric::Cosine,
         Some("euclidean") => Metric::Euclidean,
