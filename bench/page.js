@@ -51,7 +51,7 @@ export async function network(model, system, n) {
     ortInt8: () => ortRun(s.ortInt8, s.input, h, w),
     ortF32: () => ortRun(s.ortF32, s.input, h, w),
   }[system];
-  for (let i = 0; i < 3; i++) await run();
+  for (let i = 0; i < 5; i++) await run();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await run();
   return (performance.now() - t0) / n;
@@ -204,7 +204,8 @@ export async function identify(system, reps) {
     }
     return best;
   };
-  await run();
+  // Enough warm-up for V8 to tier the search up from its baseline wasm compiler.
+  for (let i = 0; i < 10; i++) await run();
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) await run();
   return (performance.now() - t0) / reps;

@@ -1,9 +1,21 @@
 //! Similarity metrics between embeddings.
 
 /// Dot product; the cosine similarity of two L2-normalised vectors.
+///
+/// Eight independent partial sums: a compiler may not reorder a float sum, so a single
+/// accumulator is one serial chain of adds, while eight map onto SIMD lanes (wasm simd128,
+/// SSE, NEON). Gallery search is this loop over every template.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// Cosine similarity in [-1, 1]; 0 when either vector is all zeros.
@@ -57,6 +69,16 @@ mod tests {
         assert!((cosine(&[1.0, 1.0], &[2.0, 2.0]) - 1.0).abs() < 1e-6);
         assert!((cosine(&[1.0, 0.0], &[-3.0, 0.0]) + 1.0).abs() < 1e-6);
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+
+    #[test]
+    fn dot_handles_every_length() {
+        for n in [0, 1, 7, 8, 9, 128, 131] {
+            let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 * 0.25).collect();
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "n={n}");
+        }
     }
 
     #[test]
