@@ -85,7 +85,8 @@ impl GalleryExport {
     }
 }
 
-fn short(fp: &str) -> &str {
+/// The first 12 hex digits of a fingerprint, for messages.
+pub(crate) fn short(fp: &str) -> &str {
     &fp[..fp.len().min(12)]
 }
 

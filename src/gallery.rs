@@ -116,7 +116,7 @@ impl Gallery {
         check_samples(id, &samples, self.dim)?;
         let t = template(&samples);
         match self.rows.get(id) {
-            Some(_) if !replace => Err(Error::new(ErrorCode::DuplicateId, format!("'{id}' is already enrolled (pass replace: true to replace it)"))),
+            Some(_) if !replace => Err(duplicate(id)),
             Some(&r) => {
                 self.templates[r * self.dim..(r + 1) * self.dim].copy_from_slice(&t);
                 self.samples[r] = samples;
@@ -206,8 +206,14 @@ impl Gallery {
     }
 }
 
-fn unknown(id: &str) -> Error {
+/// The error for an id that is not enrolled.
+pub fn unknown(id: &str) -> Error {
     Error::new(ErrorCode::UnknownId, format!("'{id}' is not enrolled"))
+}
+
+/// The error for enrolling an id that is already enrolled, without `replace`.
+pub fn duplicate(id: &str) -> Error {
+    Error::new(ErrorCode::DuplicateId, format!("'{id}' is already enrolled (pass replace: true to replace it)"))
 }
 
 #[cfg(test)]

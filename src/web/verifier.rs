@@ -12,8 +12,8 @@ use super::input::{read_embedding, read_sample, read_strokes, Sample};
 use crate::calibrate;
 use crate::encoder::Encoder;
 use crate::error::{ErrorCode, Result};
-use crate::export::{fingerprint, GalleryExport, ModelRef};
-use crate::gallery::{check_id, Gallery, Identity, Match};
+use crate::export::{fingerprint, short, GalleryExport, ModelRef};
+use crate::gallery::{check_id, duplicate, unknown, Gallery, Identity, Match};
 use crate::metadata::ModelMetadata;
 use crate::metrics::Metric;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -97,12 +97,33 @@ pub struct Verifier {
 
 /// Options of `Verifier.load`, read from a plain JS object.
 struct LoadOptions {
-    db: Option<String>,
-    db_given: bool,
+    db: DbChoice,
     threshold: Option<f32>,
     on_progress: Option<Function>,
     reset: bool,
     metadata: Option<ModelMetadata>,
+}
+
+/// Where `options.db` says the gallery lives.
+enum DbChoice {
+    /// Not given: IndexedDB [`DEFAULT_DB`] where there is IndexedDB, else memory (Node).
+    Default,
+    Named(String),
+    /// `false` or `null`: in memory only.
+    Memory,
+}
+
+impl DbChoice {
+    /// The IndexedDB name to open, or `None` for an in-memory gallery.
+    fn resolve(&self) -> Result<Option<String>> {
+        let have_idb = idb::factory().is_some();
+        match self {
+            DbChoice::Default => Ok(have_idb.then(|| DEFAULT_DB.to_string())),
+            DbChoice::Named(_) if !have_idb => Err(err(ErrorCode::StorageError, "this environment has no IndexedDB; pass {db: false} for an in-memory gallery")),
+            DbChoice::Named(n) => Ok(Some(n.clone())),
+            DbChoice::Memory => Ok(None),
+        }
+    }
 }
 
 fn opt(o: &JsValue, k: &str) -> JsValue {
@@ -123,12 +144,12 @@ impl LoadOptions {
             return Err(err(ErrorCode::BadOptions, "options must be an object"));
         }
         let db = opt(o, "db");
-        let (db, db_given) = if is_absent(&db) {
-            (Some(DEFAULT_DB.to_string()), false)
+        let db = if is_absent(&db) {
+            DbChoice::Default
         } else if db.is_null() || db.as_bool() == Some(false) {
-            (None, true)
+            DbChoice::Memory
         } else if let Some(s) = db.as_string().filter(|s| !s.is_empty()) {
-            (Some(s), true)
+            DbChoice::Named(s)
         } else {
             return Err(err(ErrorCode::BadOptions, "options.db must be a database name, or false for an in-memory gallery"));
         };
@@ -146,7 +167,7 @@ impl LoadOptions {
         } else {
             Some(serde_wasm_bindgen::from_value(m).map_err(|e| err(ErrorCode::BadOptions, format!("options.metadata: {e}")))?)
         };
-        Ok(LoadOptions { db, db_given, threshold, on_progress, reset: opt(o, "reset").is_truthy(), metadata })
+        Ok(LoadOptions { db, threshold, on_progress, reset: opt(o, "reset").is_truthy(), metadata })
     }
 
     fn progress(&self, phase: &str, loaded: f64, total: Option<f64>) {
@@ -158,6 +179,10 @@ impl LoadOptions {
             let _ = f.call1(&JsValue::NULL, &o);
         }
     }
+}
+
+fn read_id(v: &JsValue) -> Result<String> {
+    v.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))
 }
 
 fn call0(o: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue> {
@@ -278,9 +303,9 @@ fn mismatch(db: &str, stored: &ModelRef, model: &ModelRef) -> crate::Error {
         format!(
             "database '{db}' holds embeddings made by another model ('{}', fingerprint {}…), which cannot be compared with '{}' ({}…). Re-enrol with this model: load with {{reset: true}} to clear that database, or use another db name",
             stored.name,
-            &stored.fingerprint[..12.min(stored.fingerprint.len())],
+            short(&stored.fingerprint),
             model.name,
-            &model.fingerprint[..12.min(model.fingerprint.len())]
+            short(&model.fingerprint)
         ),
     )
 }
@@ -357,12 +382,7 @@ impl Verifier {
         let model = ModelRef { fingerprint: fingerprint(&bytes), name: encoder.meta.name.clone(), embedding_dim: encoder.meta.embedding_dim, metric: encoder.meta.metric };
         drop(bytes);
         opts.progress("store", 0.0, None);
-        let db = match opts.db {
-            Some(_) if idb::factory().is_none() && !opts.db_given => None,
-            Some(_) if idb::factory().is_none() => return Err(err(ErrorCode::StorageError, "this environment has no IndexedDB; pass {db: false} for an in-memory gallery")),
-            ref d => d.clone(),
-        };
-        let shared = open_shared(db, &model, opts.reset).await?;
+        let shared = open_shared(opts.db.resolve()?, &model, opts.reset).await?;
         let threshold = opts.threshold.unwrap_or(encoder.meta.threshold);
         opts.progress("ready", 1.0, Some(1.0));
         Ok(Verifier { inner: Rc::new(Inner { encoder, threshold: Cell::new(threshold), shared }) })
@@ -449,7 +469,7 @@ impl Verifier {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
-            let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
+            let id = read_id(&id)?;
             check_id(&id)?;
             let replace = opt(&options, "replace").is_truthy();
             if !Array::is_array(&inputs) || inputs.unchecked_ref::<Array>().length() == 0 {
@@ -461,7 +481,7 @@ impl Verifier {
             let shared = &inner.shared;
             shared.refresh().await?;
             if !replace && shared.gallery.borrow().contains(&id) {
-                return Err(err(ErrorCode::DuplicateId, format!("'{id}' is already enrolled (pass {{replace: true}} to replace it)")));
+                return Err(duplicate(&id));
             }
             let ident = Identity { id: id.clone(), samples };
             shared.commit(vec![if replace { Write::Put(ident.clone()) } else { Write::Add(ident.clone()) }]).await?;
@@ -475,7 +495,7 @@ impl Verifier {
     pub fn verify(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue, #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
+            let id = read_id(&id)?;
             let q = inner.embed_any(&input)?;
             inner.shared.refresh().await?;
             let score = inner.shared.gallery.borrow().score(&id, &q)?;
@@ -515,11 +535,11 @@ impl Verifier {
     pub fn remove(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let id = id.as_string().ok_or_else(|| err(ErrorCode::BadInput, "the id must be a string"))?;
+            let id = read_id(&id)?;
             let shared = &inner.shared;
             shared.refresh().await?;
             if !shared.gallery.borrow().contains(&id) {
-                return Err(err(ErrorCode::UnknownId, format!("'{id}' is not enrolled")));
+                return Err(unknown(&id));
             }
             shared.commit(vec![Write::Delete(id.clone())]).await?;
             shared.gallery.borrow_mut().remove(&id)?;
