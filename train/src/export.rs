@@ -68,10 +68,43 @@ pub enum WeightFormat {
     Int8,
 }
 
-const FLOAT: i32 = 1;
-const INT8: i32 = 3;
+pub(crate) const FLOAT: i32 = 1;
+pub(crate) const UINT8: i32 = 2;
+pub(crate) const INT8: i32 = 3;
+pub(crate) const INT32: i32 = 6;
 
-fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
+/// Reads back a float model written by [`to_onnx`] with [`WeightFormat::F32`]: its folded
+/// weights and its metadata (so an integer form can be made from a shipped model).
+pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)> {
+    use anyhow::Context;
+    let model = pb::ModelProto::decode(bytes).context("not an ONNX model")?;
+    let meta = ModelMetadata::from_props(model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))?.context("the model carries no siamese metadata")?;
+    let graph = model.graph.context("the model has no graph")?;
+    let find = |name: &str| -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
+        let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no f32 initializer {name} (is this the .f32.onnx form?)"))?;
+        anyhow::ensure!(t.data_type == FLOAT, "{name} is not f32");
+        let v = t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        Ok((v, t.dims.iter().map(|&d| d as usize).collect()))
+    };
+    let mut convs = vec![];
+    while graph.initializer.iter().any(|t| t.name == format!("conv{}.weight", convs.len())) {
+        let i = convs.len();
+        let (w, d) = find(&format!("conv{i}.weight"))?;
+        let (b, _) = find(&format!("conv{i}.bias"))?;
+        convs.push((w, [d[0], d[1], d[2], d[3]], b));
+    }
+    let (hw, hd) = find("head.weight")?;
+    let (hb, _) = find("head.bias")?;
+    let config = EncoderConfig {
+        height: meta.preprocess.height,
+        width: meta.preprocess.width,
+        channels: convs.iter().map(|c| c.1[0]).collect(),
+        embedding_dim: hd[1],
+    };
+    Ok((FoldedNet { config, convs, head: (hw, [hd[0], hd[1]], hb) }, meta))
+}
+
+pub(crate) fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
     pb::TensorProto {
         name: name.into(),
         dims: dims.iter().map(|&d| d as i64).collect(),
@@ -81,14 +114,14 @@ fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
     }
 }
 
-fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+pub(crate) fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
-fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
+pub(crate) fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+pub(crate) fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
     pb::NodeProto {
         op_type: op.into(),
         name: name.into(),
@@ -99,7 +132,7 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<
     }
 }
 
-fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
+pub(crate) fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     let dim = dims
         .iter()
@@ -180,6 +213,11 @@ pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<
     g.initializer.push(f32_tensor("head.bias", &[hd[1]], hb));
     g.node.push(node("Gemm", "head", &["flat", "head.weight", "head.bias"], &["projection"], vec![]));
     g.node.push(node("LpNormalization", "l2norm", &["projection"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+    encode_model(g, cfg, meta)
+}
+
+/// The model file: `g` at opset 13 with `meta` in `metadata_props`.
+pub(crate) fn encode_model(g: pb::GraphProto, cfg: &EncoderConfig, meta: &ModelMetadata) -> Vec<u8> {
     let model = pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],

@@ -9,5 +9,6 @@ pub mod export;
 pub mod loss;
 pub mod mining;
 pub mod model;
+pub mod qlinear;
 pub mod sampler;
 pub mod train;

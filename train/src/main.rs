@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use siamese_train::augment::{augmented_input, plain_input};
 use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, shared_data_dir, split_by_identity, Layout};
 use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
-use siamese_train::export::{fold, to_onnx, WeightFormat};
+use siamese_train::data::Identity;
+use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
+use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::EncoderConfig;
 use siamese_train::train::{dataset_prefix, load_split, train, TrainConfig};
@@ -86,6 +88,21 @@ enum Cmd {
         #[arg(long)]
         strokes: bool,
     },
+    /// Write the fully integer form (QLinearConv, u8 activations, i8 per-channel weights) of
+    /// a float model (`.f32.onnx`), its ranges calibrated on the preset's training identities.
+    Quantize {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum)]
+        preset: Preset,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// How many training samples to calibrate on (spread evenly over all of them).
+        #[arg(long, default_value_t = 512)]
+        calibration: usize,
+    },
     /// Evaluate an ONNX encoder on a dataset folder.
     Eval {
         #[arg(long)]
@@ -165,6 +182,18 @@ fn pooled(scores: &[(String, PairScores)]) -> PairScores {
     p
 }
 
+/// The fully integer form of the float model `f32_bytes`, calibrated on `n` samples spread
+/// evenly over the training identities (plain inputs, no augmentation).
+fn qlinear_form(f32_bytes: &[u8], train_ids: &[Identity], preprocess: &Preprocess, n: usize) -> Result<Vec<u8>> {
+    let (net, meta) = read_f32_onnx(f32_bytes)?;
+    let samples: Vec<_> = train_ids.iter().flat_map(|i| &i.samples).collect();
+    let step = (samples.len() / n.max(1)).max(1);
+    let inputs = samples.iter().step_by(step).take(n).map(|s| plain_input(s, preprocess)).collect::<Result<Vec<_>>>()?;
+    let ranges = calibrate(f32_bytes, net.convs.len(), &inputs)?;
+    eprintln!("calibrated on {} training samples: {ranges:?}", inputs.len());
+    Ok(to_qlinear_onnx(&net, &ranges, &meta))
+}
+
 fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
     let (train_ids, val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
     let stem = out.with_extension("");
@@ -198,8 +227,11 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
     };
     let net = fold(&trained.model, &cfg.encoder);
     let f32_path = stem.with_extension("f32.onnx");
-    std::fs::write(&f32_path, to_onnx(&net, WeightFormat::F32, &meta))?;
+    let f32_bytes = to_onnx(&net, WeightFormat::F32, &meta);
+    std::fs::write(&f32_path, &f32_bytes)?;
     std::fs::write(out, to_onnx(&net, WeightFormat::Int8, &meta))?;
+    // The fully integer form, measured against the shipped weight-only form (model card).
+    std::fs::write(stem.with_extension("qlinear.onnx"), qlinear_form(&f32_bytes, &train_ids, &cfg.preprocess, 512)?)?;
     std::fs::write(format!("runs/{}.train-config.json", cfg.name), serde_json::to_string_pretty(&cfg)?)?;
     eprintln!("best epoch {}; validation EER (pooled) {:.2}% at threshold {:.4}", trained.best_epoch, cal.eer * 100.0, cal.threshold);
     eprintln!("wrote {} ({} bytes) and {} ({} bytes)", out.display(), std::fs::metadata(out)?.len(), f32_path.display(), std::fs::metadata(&f32_path)?.len());
@@ -314,6 +346,16 @@ fn main() -> Result<()> {
             }
             grid.save(&out)?;
             eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+        Cmd::Quantize { model, preset: p, data, out, calibration } => {
+            let cfg = preset(p);
+            let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
+            let (train_ids, _) = load_split(&data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+            let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+            let q = qlinear_form(&bytes, &train_ids, &cfg.preprocess, calibration)?;
+            std::fs::write(&out, &q)?;
+            eprintln!("wrote {} ({} bytes)", out.display(), q.len());
             Ok(())
         }
         Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol),

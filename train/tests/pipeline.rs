@@ -7,7 +7,8 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use siamese_train::data::{Identity, Sample};
 use siamese_train::eval::Embedder;
-use siamese_train::export::{fold, to_onnx, WeightFormat};
+use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
+use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::{Encoder, EncoderConfig};
 use siamese_train::train::{train, BurnEmbedder, TrainConfig};
@@ -78,7 +79,7 @@ fn meta(cfg: &EncoderConfig, pre: Preprocess) -> ModelMetadata {
 }
 
 #[test]
-fn exported_onnx_matches_burn_and_int8_stays_close() {
+fn exported_onnx_matches_burn_and_int8_forms_stay_close() {
     let cfg = EncoderConfig { height: 32, width: 48, channels: vec![8, 16, 24], embedding_dim: 32 };
     let pre = Preprocess::ink(32, 48);
     let device = Device::default().autodiff();
@@ -98,19 +99,28 @@ fn exported_onnx_matches_burn_and_int8_stays_close() {
     let model = model.valid();
     let burn_emb = BurnEmbedder { model: &model, config: &cfg, device: Device::default() }.embed(&inputs).unwrap();
     let net = fold(&model, &cfg);
-    let f32_enc = TractEncoder::from_bytes(&to_onnx(&net, WeightFormat::F32, &meta(&cfg, pre)), None).unwrap();
+    let f32_bytes = to_onnx(&net, WeightFormat::F32, &meta(&cfg, pre));
+    let f32_enc = TractEncoder::from_bytes(&f32_bytes, None).unwrap();
     let i8_bytes = to_onnx(&net, WeightFormat::Int8, &meta(&cfg, pre));
     let i8_enc = TractEncoder::from_bytes(&i8_bytes, None).unwrap();
-    let (mut worst_f32, mut worst_i8) = (0.0f32, 1.0f32);
+    // The float file reads back to the same weights, and its integer form runs in tract.
+    let (back, back_meta) = read_f32_onnx(&f32_bytes).unwrap();
+    assert_eq!((&back.convs, &back.head, &back.config, &back_meta), (&net.convs, &net.head, &net.config, &meta(&cfg, pre)));
+    let ranges = calibrate(&f32_bytes, cfg.channels.len(), &inputs).unwrap();
+    let ql_enc = TractEncoder::from_bytes(&to_qlinear_onnx(&back, &ranges, &back_meta), None).unwrap();
+    let (mut worst_f32, mut worst_i8, mut worst_ql) = (0.0f32, 1.0f32, 1.0f32);
     for (x, b) in inputs.iter().zip(&burn_emb) {
         let t = f32_enc.embed_input(x).unwrap();
         let q = i8_enc.embed_input(x).unwrap();
         worst_f32 = worst_f32.max(t.iter().zip(b).map(|(u, v)| (u - v).abs()).fold(0.0, f32::max));
         worst_i8 = worst_i8.min(dot(&q, &t));
+        worst_ql = worst_ql.min(dot(&ql_enc.embed_input(x).unwrap(), &t));
     }
     // Tolerances: f32 graphs differ only by summation order and batch-norm folding.
     assert!(worst_f32 < 1e-4, "tract f32 vs burn: max abs diff {worst_f32}");
     // int8 weights (per-channel scales) keep each embedding's direction.
     assert!(worst_i8 > 0.995, "int8 vs f32 cosine {worst_i8}");
+    // u8 activations as well (256 levels per tensor, calibrated on these inputs) cost more.
+    assert!(worst_ql > 0.98, "fully integer vs f32 cosine {worst_ql}");
     assert_eq!(i8_enc.meta, meta(&cfg, pre), "metadata travels in the file");
 }
