@@ -4,9 +4,14 @@
 //! Templates live in one contiguous row-major buffer so that a search is a single pass of
 //! dot products over memory the CPU (and wasm's simd128) streams well; the per-identity
 //! samples are kept only to rebuild templates and to export.
+//!
+//! Cosine search over a large gallery is bound by memory bandwidth, so it reads an int8 copy
+//! of the templates (a quarter of the bytes) first. Each coarse score comes with a bound on
+//! its quantisation error, and only rows whose upper bound reaches the k-th best lower bound
+//! are rescored exactly in f32: the result is the same as an exact search, scores included.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::metrics::{dot, l2_normalize, Metric};
+use crate::metrics::{dot, dot_i8, l2_normalize, Metric};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -80,11 +85,63 @@ pub struct Gallery {
     samples: Vec<Vec<Vec<f32>>>,
     /// `ids.len() * dim` values; row `i` is the template of `ids[i]`.
     templates: Vec<f32>,
+    /// The templates quantised to int8 (`ids.len() * dim`), with per row its scale and
+    /// error coefficient (see [`Coarse`]).
+    coarse: Vec<i8>,
+    coarse_rows: Vec<Coarse>,
+}
+
+/// Per-row quantisation of a template `t ~= scale * q` (symmetric int8, |q| <= 127).
+/// For a query quantised the same way (`qs`, `qq`), the exact dot product differs from
+/// `qs * scale * (qq . q)` by at most `qs * (err + scale * |qq|_1 / 2)`, where
+/// `err = scale * (|q|_1 / 2 + dim / 4)`: each factor is off by at most half a step.
+#[derive(Debug, Clone, Copy)]
+struct Coarse {
+    scale: f32,
+    err: f32,
+}
+
+/// Symmetric int8 quantisation of `v`: (values, scale, sum of |values|).
+fn quantize(v: &[f32]) -> (Vec<i8>, f32, f32) {
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let q: Vec<i8> = v.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8).collect();
+    let l1 = q.iter().map(|x| x.unsigned_abs() as f32).sum();
+    (q, scale, l1)
+}
+
+fn coarse_row(t: &[f32]) -> (Vec<i8>, Coarse) {
+    let (q, scale, l1) = quantize(t);
+    (q, Coarse { scale, err: scale * (l1 / 2.0 + t.len() as f32 / 4.0) })
+}
+
+/// The `k` best of `(score, row)` pairs fed in row order, best first; ties keep the
+/// earlier row. `k` is small (a handful of candidates), so a sorted short list does.
+struct TopK {
+    k: usize,
+    best: Vec<(f32, usize)>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK { k, best: Vec::with_capacity(k + 1) }
+    }
+    /// The score a new entry must beat once the list is full.
+    fn floor(&self) -> f32 {
+        if self.best.len() < self.k { f32::NEG_INFINITY } else { self.best[self.k - 1].0 }
+    }
+    fn push(&mut self, s: f32, r: usize) {
+        if self.best.len() < self.k || s > self.floor() {
+            let at = self.best.partition_point(|&(b, _)| b >= s);
+            self.best.insert(at, (s, r));
+            self.best.truncate(self.k);
+        }
+    }
 }
 
 impl Gallery {
     pub fn new(dim: usize, metric: Metric) -> Self {
-        Gallery { dim, metric, ids: Vec::new(), rows: HashMap::new(), samples: Vec::new(), templates: Vec::new() }
+        Gallery { dim, metric, ids: Vec::new(), rows: HashMap::new(), samples: Vec::new(), templates: Vec::new(), coarse: Vec::new(), coarse_rows: Vec::new() }
     }
 
     pub fn dim(&self) -> usize {
@@ -115,10 +172,13 @@ impl Gallery {
         check_id(id)?;
         check_samples(id, &samples, self.dim)?;
         let t = template(&samples);
+        let (q, c) = coarse_row(&t);
         match self.rows.get(id) {
             Some(_) if !replace => Err(duplicate(id)),
             Some(&r) => {
                 self.templates[r * self.dim..(r + 1) * self.dim].copy_from_slice(&t);
+                self.coarse[r * self.dim..(r + 1) * self.dim].copy_from_slice(&q);
+                self.coarse_rows[r] = c;
                 self.samples[r] = samples;
                 Ok(())
             }
@@ -126,6 +186,8 @@ impl Gallery {
                 self.rows.insert(id.to_string(), self.ids.len());
                 self.ids.push(id.to_string());
                 self.templates.extend_from_slice(&t);
+                self.coarse.extend_from_slice(&q);
+                self.coarse_rows.push(c);
                 self.samples.push(samples);
                 Ok(())
             }
@@ -138,12 +200,15 @@ impl Gallery {
         let last = self.ids.len() - 1;
         self.ids.swap_remove(r);
         self.samples.swap_remove(r);
+        self.coarse_rows.swap_remove(r);
         if r != last {
-            let (head, tail) = self.templates.split_at_mut(last * self.dim);
-            head[r * self.dim..(r + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            let d = self.dim;
+            self.templates.copy_within(last * d..(last + 1) * d, r * d);
+            self.coarse.copy_within(last * d..(last + 1) * d, r * d);
             self.rows.insert(self.ids[r].clone(), r);
         }
         self.templates.truncate(last * self.dim);
+        self.coarse.truncate(last * self.dim);
         Ok(())
     }
 
@@ -165,29 +230,49 @@ impl Gallery {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
-        let mut floor = f32::NEG_INFINITY;
-        let mut q = query.to_vec();
-        if self.metric == Metric::Cosine {
-            // Templates are unit length; with a unit query cosine is one dot product.
-            l2_normalize(&mut q);
-        }
-        for (r, row) in self.templates.chunks_exact(self.dim).enumerate() {
-            let s = match self.metric {
-                Metric::Cosine => dot(&q, row),
-                Metric::Euclidean => self.metric.score(&q, row),
-            };
-            if best.len() < k || s > floor {
-                // Insertion into a short sorted list: k is small (a handful of candidates).
-                let at = best.partition_point(|&(b, _)| b >= s);
-                best.insert(at, (s, r));
-                best.truncate(k);
-                if best.len() == k {
-                    floor = best[k - 1].0;
+        let best = match self.metric {
+            Metric::Cosine => {
+                // Templates are unit length; with a unit query cosine is one dot product.
+                let mut q = query.to_vec();
+                l2_normalize(&mut q);
+                self.search_cosine(&q, k)
+            }
+            Metric::Euclidean => {
+                let mut top = TopK::new(k);
+                for (r, row) in self.templates.chunks_exact(self.dim).enumerate() {
+                    top.push(self.metric.score(query, row), r);
                 }
+                top.best
+            }
+        };
+        Ok(best.into_iter().map(|(score, r)| Match { id: self.ids[r].clone(), score }).collect())
+    }
+
+    /// Exact top `k` by dot product with the unit query `q`: an int8 pass bounds every
+    /// row's score, then the rows that can still be in the top `k` are rescored in f32.
+    fn search_cosine(&self, q: &[f32], k: usize) -> Vec<(f32, usize)> {
+        let (qq, qs, q1) = quantize(q);
+        // The k-th best lower bound so far: no row whose upper bound is below it can be in
+        // the top k (k rows are known to score at least that much).
+        let mut lower = TopK::new(k);
+        let mut candidates: Vec<(f32, usize)> = Vec::new();
+        for (r, (row, c)) in self.coarse.chunks_exact(self.dim).zip(&self.coarse_rows).enumerate() {
+            let approx = qs * c.scale * dot_i8(&qq, row) as f32;
+            // Plus a margin for the f32 rounding of both this product and the exact score.
+            let err = qs * (c.err + c.scale * q1 / 2.0) + 1e-5;
+            if approx + err >= lower.floor() {
+                candidates.push((approx + err, r));
+            }
+            lower.push(approx - err, r);
+        }
+        let floor = lower.floor();
+        let mut top = TopK::new(k);
+        for (upper, r) in candidates {
+            if upper >= floor {
+                top.push(dot(q, &self.templates[r * self.dim..(r + 1) * self.dim]), r);
             }
         }
-        Ok(best.into_iter().map(|(score, r)| Match { id: self.ids[r].clone(), score }).collect())
+        top.best
     }
 
     fn check_query(&self, q: &[f32]) -> Result<()> {
@@ -278,6 +363,49 @@ mod tests {
         for (h, (s, id)) in hits.iter().zip(&all) {
             assert_eq!(&h.id, id);
             assert!((h.score - s).abs() < 1e-5);
+        }
+    }
+
+    /// A deterministic pseudo-random source in [-0.5, 0.5).
+    fn noise(seed: u32) -> impl FnMut() -> f32 {
+        let mut s = seed;
+        move || {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
+    fn brute_force(g: &Gallery, q: &[f32], k: usize) -> Vec<(String, f32)> {
+        let mut q = q.to_vec();
+        l2_normalize(&mut q);
+        let mut all: Vec<(String, f32)> = g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
+        // Stable: equal scores keep enrolment order, as search does.
+        all.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+        all.truncate(k);
+        all
+    }
+
+    #[test]
+    fn int8_pass_keeps_search_exact_when_templates_crowd_together() {
+        // 128-d templates that all lie near one direction, so thousands of coarse scores
+        // fall within the quantisation error of the k-th best: the exact rescoring decides.
+        let mut next = noise(7);
+        let base: Vec<f32> = (0..128).map(|_| next()).collect();
+        for spread in [1e-3f32, 0.05, 1.0] {
+            let mut g = Gallery::new(128, Metric::Cosine);
+            for i in 0..3000 {
+                let v: Vec<f32> = base.iter().map(|b| b + spread * next()).collect();
+                g.insert(&format!("id{i}"), vec![unit(&v)], false).unwrap();
+            }
+            // Replacing and removing rows keeps the int8 copy in step.
+            g.insert("id10", vec![unit(&base)], true).unwrap();
+            g.remove("id20").unwrap();
+            for trial in 0..5 {
+                let q: Vec<f32> = base.iter().map(|b| b + spread * next() * trial as f32).collect();
+                let hits = g.search(&q, 5).unwrap();
+                let want = brute_force(&g, &q, 5);
+                assert_eq!(hits.iter().map(|m| (m.id.clone(), m.score)).collect::<Vec<_>>(), want, "spread {spread}, trial {trial}");
+            }
         }
     }
 

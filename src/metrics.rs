@@ -18,6 +18,35 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// Dot product of two int8 vectors, exact in i32 (the coarse pass of gallery search).
+/// Entries are expected in [-127, 127], so each product fits in i16.
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // 16 lanes at a time: i8 x i8 -> i16 products (low and high halves), pairwise
+        // added into four i32 sums. LLVM does not find this from the scalar loop for wasm.
+        use core::arch::wasm32::*;
+        let n = a.len() / 16 * 16;
+        let mut acc = i32x4_splat(0);
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 16 <= n <= len of both slices; v128_load allows unaligned reads.
+            let (x, y) = unsafe { (v128_load(a.as_ptr().add(i) as *const v128), v128_load(b.as_ptr().add(i) as *const v128)) };
+            acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(i16x8_extmul_low_i8x16(x, y)));
+            acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(i16x8_extmul_high_i8x16(x, y)));
+            i += 16;
+        }
+        let lanes = i32x4_extract_lane::<0>(acc) + i32x4_extract_lane::<1>(acc) + i32x4_extract_lane::<2>(acc) + i32x4_extract_lane::<3>(acc);
+        lanes + a[n..].iter().zip(&b[n..]).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        // Natively the compiler vectorises this (integer sums may be reordered).
+        a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+    }
+}
+
 /// Cosine similarity in [-1, 1]; 0 when either vector is all zeros.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na = dot(a, a).sqrt();
@@ -79,6 +108,18 @@ mod tests {
             let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             assert!((dot(&a, &b) as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "n={n}");
         }
+    }
+
+    #[test]
+    fn dot_i8_is_exact_for_every_length() {
+        for n in [0, 1, 15, 16, 17, 128, 131] {
+            let a: Vec<i8> = (0..n).map(|i| ((i * 37) % 255) as i32 - 127).map(|v| v as i8).collect();
+            let b: Vec<i8> = (0..n).map(|i| 127 - ((i * 91) % 255) as i32).map(|v| v as i8).collect();
+            let want: i32 = a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum();
+            assert_eq!(dot_i8(&a, &b), want, "n={n}");
+        }
+        let ext = vec![127i8; 256];
+        assert_eq!(dot_i8(&ext, &ext), 256 * 127 * 127);
     }
 
     #[test]

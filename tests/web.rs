@@ -273,3 +273,36 @@ fn similarity_and_calibration() {
     assert_eq!(Reflect::get(&c, &"far".into()).unwrap().as_f64(), Some(0.0));
     assert!(Reflect::get(&c, &"threshold".into()).unwrap().as_f64().unwrap() > 0.75);
 }
+
+/// The simd128 int8 kernel and the gallery's int8 pass run in wasm exactly as natively:
+/// search equals a brute-force f32 ranking, scores included, on a crowded 128-d gallery.
+#[wasm_bindgen_test]
+fn gallery_search_in_wasm_is_exact() {
+    use siamese_wasm::gallery::Gallery;
+    use siamese_wasm::metrics::{dot, dot_i8, l2_normalize, Metric};
+    for n in [0usize, 15, 16, 17, 128, 131] {
+        let a: Vec<i8> = (0..n).map(|i| (((i * 37) % 255) as i32 - 127) as i8).collect();
+        let b: Vec<i8> = (0..n).map(|i| (127 - ((i * 91) % 255) as i32) as i8).collect();
+        assert_eq!(dot_i8(&a, &b), a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>(), "n={n}");
+    }
+    let mut s = 99u32;
+    let mut next = move || {
+        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+        (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    };
+    let base: Vec<f32> = (0..128).map(|_| next()).collect();
+    let unit = |mut v: Vec<f32>| {
+        l2_normalize(&mut v);
+        v
+    };
+    let mut g = Gallery::new(128, Metric::Cosine);
+    for i in 0..2000 {
+        g.insert(&format!("id{i}"), vec![unit(base.iter().map(|b| b + 0.05 * next()).collect())], false).unwrap();
+    }
+    let q = unit(base.iter().map(|b| b + 0.05 * next()).collect());
+    let mut want: Vec<(String, f32)> = g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
+    want.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+    want.truncate(5);
+    let got: Vec<(String, f32)> = g.search(&q, 5).unwrap().into_iter().map(|m| (m.id, m.score)).collect();
+    assert_eq!(got, want);
+}
