@@ -2,7 +2,9 @@
 //! FLOPs (tract's own cost model: two FLOPs per multiply-add), the reference for what the
 //! browser build could reach. Prints JSON for bench/run.mjs.
 //!
-//!     cargo run --release --example bench-native -- [ROUNDS]
+//!     cargo run --release --example bench-native -- [ROUNDS] [MODEL.onnx ...]
+//!
+//! Without model files it measures the shipped `models/signature.onnx` and `models/face.onnx`.
 
 use siamese_wasm::encoder::Encoder;
 use std::time::Instant;
@@ -32,9 +34,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> TractResult<()> {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(7);
+    let mut files: Vec<String> = std::env::args().skip(2).collect();
+    if files.is_empty() {
+        files = vec!["models/signature.onnx".into(), "models/face.onnx".into()];
+    }
     let mut out = serde_json::Map::new();
-    for name in ["signature", "face"] {
-        let bytes = std::fs::read(format!("models/{name}.onnx"))?;
+    for file in files {
+        let bytes = std::fs::read(&file)?;
+        let name = if file.starts_with("models/") { file.trim_start_matches("models/").trim_end_matches(".onnx").to_string() } else { file.clone() };
         let enc = Encoder::from_bytes(&bytes, None)?;
         let (h, w) = (enc.meta.preprocess.height, enc.meta.preprocess.width);
         let x: Vec<f32> = (0..h * w).map(|i| ((i as f32 * 0.37).sin() * (i as f32 * 0.011).cos()).max(0.0)).collect();
