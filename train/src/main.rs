@@ -146,7 +146,7 @@ fn preset(p: Preset) -> TrainConfig {
             p: 24,
             k: 4,
             forgeries: 2,
-            epochs: 10,
+            epochs: 20,
             steps_per_epoch: 100,
             lr: 2e-3,
             weight_decay: 1e-4,
