@@ -347,11 +347,7 @@ mod tests {
     fn search_agrees_with_brute_force_on_many_rows() {
         // A deterministic pseudo-random gallery; the top 5 must match a full sort.
         let mut g = Gallery::new(8, Metric::Cosine);
-        let mut s = 12345u32;
-        let mut next = || {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = noise(12345);
         for i in 0..500 {
             let v: Vec<f32> = (0..8).map(|_| next()).collect();
             g.insert(&format!("id{i}"), vec![unit(&v)], false).unwrap();
