@@ -6,7 +6,7 @@
 //! typed arrays, which `JSON.stringify` would turn into `{"0": ..}` maps.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::gallery::{check_id, check_samples, Identity};
+use crate::gallery::{check_id, check_samples, check_strokes, Identity};
 use crate::metrics::Metric;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -73,6 +73,7 @@ impl GalleryExport {
                 return Err(bad(format!("'{}' appears twice", ident.id)));
             }
             check_samples(&ident.id, &ident.samples, model.embedding_dim).map_err(|e| bad(e.message))?;
+            check_strokes(&ident.id, &ident.strokes, ident.samples.len()).map_err(|e| bad(e.message))?;
         }
         Ok(())
     }
@@ -105,7 +106,9 @@ mod tests {
 
     #[test]
     fn json_round_trip_is_exact() {
-        let ids = vec![Identity { id: "ann".into(), samples: vec![vec![0.1, -0.7], vec![1.0 / 3.0, f32::MIN_POSITIVE]] }];
+        let mut ids = vec![Identity::new("ann", vec![vec![0.1, -0.7], vec![1.0 / 3.0, f32::MIN_POSITIVE]]), Identity::new("bob", vec![vec![0.6, 0.8]])];
+        // An online signature keeps its strokes, times and pressures exactly.
+        ids[1].strokes = vec![vec![(0..30).map(|i| crate::strokes::Point { x: i as f32 * 0.7, y: (i as f32).sin(), t: Some(1.7e12 + i as f64 * 8.25), p: Some(0.1 + i as f32 / 60.0) }).collect()]];
         let e = GalleryExport::new(model(), ids);
         let back = GalleryExport::from_json(&serde_json::to_string(&e).unwrap(), &model()).unwrap();
         assert_eq!(back, e);
@@ -113,7 +116,7 @@ mod tests {
 
     #[test]
     fn bad_imports_are_rejected_with_codes() {
-        let ok = Identity { id: "a".into(), samples: vec![vec![1.0, 0.0]] };
+        let ok = Identity::new("a", vec![vec![1.0, 0.0]]);
         let check = |mut f: Box<dyn FnMut(&mut GalleryExport)>, code| {
             let mut e = GalleryExport::new(model(), vec![ok.clone()]);
             f(&mut e);
@@ -126,6 +129,11 @@ mod tests {
         check(Box::new(|e| e.identities[0].samples[0].push(0.0)), ErrorCode::BadImport);
         check(Box::new(|e| e.identities[0].samples.clear()), ErrorCode::BadImport);
         check(Box::new(|e| e.identities[0].id = String::new()), ErrorCode::BadImport);
+        // Strokes must be one timed drawing per sample.
+        let untimed = vec![(0..20).map(|i| crate::strokes::Point::new(i as f32, (i * i) as f32)).collect::<Vec<_>>()];
+        check(Box::new(move |e| e.identities[0].strokes = vec![untimed.clone()]), ErrorCode::BadImport);
+        let timed: Vec<Vec<crate::strokes::Point>> = vec![(0..20).map(|i| crate::strokes::Point { x: i as f32, y: (i * i) as f32, t: Some(i as f64 * 10.0), p: None }).collect()];
+        check(Box::new(move |e| e.identities[0].strokes = vec![timed.clone(), timed.clone()]), ErrorCode::BadImport);
         assert_eq!(GalleryExport::from_json("{\"format\": 3}", &model()).unwrap_err().code, ErrorCode::BadImport);
     }
 }

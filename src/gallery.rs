@@ -9,10 +9,16 @@
 //! of the templates (a quarter of the bytes) first. Each coarse score comes with a bound on
 //! its quantisation error, and only rows whose upper bound reaches the k-th best lower bound
 //! are rescored exactly in f32: the result is the same as an exact search, scores included.
+//!
+//! Identities enrolled from timed pen strokes (online signatures) also keep those strokes
+//! and their trajectories, so that verification can check how a signature was written as
+//! well as how it looks (see [`crate::dynamics`]).
 
+use crate::dynamics::{is_timed, template_distance, Trajectory};
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::{dot, dot_i8, l2_normalize, Metric};
 use serde::{Deserialize, Serialize};
+use crate::strokes::Strokes;
 use std::collections::HashMap;
 
 /// The longest id accepted, in bytes. Ids are shown to people and stored as keys; a
@@ -25,6 +31,16 @@ pub struct Identity {
     pub id: String,
     /// One embedding per enrolled sample.
     pub samples: Vec<Vec<f32>>,
+    /// The timed pen strokes of each sample, when every sample was drawn with times
+    /// (an online signature); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strokes: Vec<Strokes>,
+}
+
+impl Identity {
+    pub fn new(id: impl Into<String>, samples: Vec<Vec<f32>>) -> Self {
+        Identity { id: id.into(), samples, strokes: vec![] }
+    }
 }
 
 /// A search hit.
@@ -76,6 +92,26 @@ pub fn check_samples(id: &str, samples: &[Vec<f32>], dim: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks an identity's enrolled strokes (none, or one timed drawing per sample) and
+/// returns their trajectories.
+pub fn check_strokes(id: &str, strokes: &[Strokes], samples: usize) -> Result<Vec<Trajectory>> {
+    if strokes.is_empty() {
+        return Ok(vec![]);
+    }
+    if strokes.len() != samples {
+        return Err(Error::new(ErrorCode::BadInput, format!("'{id}' has {} drawings for {samples} samples", strokes.len())));
+    }
+    strokes
+        .iter()
+        .map(|s| {
+            if !is_timed(s) {
+                return Err(Error::new(ErrorCode::BadInput, format!("'{id}' has a drawing without pen times")));
+            }
+            Trajectory::from_strokes(s).map_err(|e| Error::new(e.code, format!("'{id}': {}", e.message)))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Gallery {
     dim: usize,
@@ -83,6 +119,10 @@ pub struct Gallery {
     ids: Vec<String>,
     rows: HashMap<String, usize>,
     samples: Vec<Vec<Vec<f32>>>,
+    /// Per identity, its enrolled timed strokes and their trajectories (both empty when
+    /// it was not enrolled from timed strokes).
+    strokes: Vec<Vec<Strokes>>,
+    trajectories: Vec<Vec<Trajectory>>,
     /// `ids.len() * dim` values; row `i` is the template of `ids[i]`.
     templates: Vec<f32>,
     /// The templates quantised to int8 (`ids.len() * dim`), with per row its scale and
@@ -141,7 +181,18 @@ impl TopK {
 
 impl Gallery {
     pub fn new(dim: usize, metric: Metric) -> Self {
-        Gallery { dim, metric, ids: Vec::new(), rows: HashMap::new(), samples: Vec::new(), templates: Vec::new(), coarse: Vec::new(), coarse_rows: Vec::new() }
+        Gallery {
+            dim,
+            metric,
+            ids: Vec::new(),
+            rows: HashMap::new(),
+            samples: Vec::new(),
+            strokes: Vec::new(),
+            trajectories: Vec::new(),
+            templates: Vec::new(),
+            coarse: Vec::new(),
+            coarse_rows: Vec::new(),
+        }
     }
 
     pub fn dim(&self) -> usize {
@@ -169,8 +220,16 @@ impl Gallery {
 
     /// Enrols `id`, or replaces its samples when `replace` is set.
     pub fn insert(&mut self, id: &str, samples: Vec<Vec<f32>>, replace: bool) -> Result<()> {
+        self.insert_identity(Identity::new(id, samples), replace)
+    }
+
+    /// Enrols an identity with its strokes, if any (see [`Identity::strokes`]).
+    pub fn insert_identity(&mut self, ident: Identity, replace: bool) -> Result<()> {
+        let Identity { id, samples, strokes } = ident;
+        let id = id.as_str();
         check_id(id)?;
         check_samples(id, &samples, self.dim)?;
+        let trajectories = check_strokes(id, &strokes, samples.len())?;
         let t = template(&samples);
         let (q, c) = coarse_row(&t);
         match self.rows.get(id) {
@@ -180,6 +239,8 @@ impl Gallery {
                 self.coarse[r * self.dim..(r + 1) * self.dim].copy_from_slice(&q);
                 self.coarse_rows[r] = c;
                 self.samples[r] = samples;
+                self.strokes[r] = strokes;
+                self.trajectories[r] = trajectories;
                 Ok(())
             }
             None => {
@@ -189,6 +250,8 @@ impl Gallery {
                 self.coarse.extend_from_slice(&q);
                 self.coarse_rows.push(c);
                 self.samples.push(samples);
+                self.strokes.push(strokes);
+                self.trajectories.push(trajectories);
                 Ok(())
             }
         }
@@ -200,6 +263,8 @@ impl Gallery {
         let last = self.ids.len() - 1;
         self.ids.swap_remove(r);
         self.samples.swap_remove(r);
+        self.strokes.swap_remove(r);
+        self.trajectories.swap_remove(r);
         self.coarse_rows.swap_remove(r);
         if r != last {
             let d = self.dim;
@@ -214,6 +279,19 @@ impl Gallery {
 
     pub fn clear(&mut self) {
         *self = Gallery::new(self.dim, self.metric);
+    }
+
+    /// Whether `id` was enrolled from timed strokes (false for unknown ids).
+    pub fn has_motion(&self, id: &str) -> bool {
+        self.rows.get(id).is_some_and(|&r| !self.trajectories[r].is_empty())
+    }
+
+    /// How far `query`'s pen motion is from `id`'s enrolled drawings
+    /// ([`template_distance`]); `None` when `id` was not enrolled from timed strokes.
+    pub fn motion_distance(&self, id: &str, query: &Trajectory) -> Result<Option<f32>> {
+        let &r = self.rows.get(id).ok_or_else(|| unknown(id))?;
+        let enrolled = &self.trajectories[r];
+        Ok((!enrolled.is_empty()).then(|| template_distance(enrolled, query)))
     }
 
     /// The score of `query` against `id`'s template.
@@ -287,7 +365,7 @@ impl Gallery {
 
     /// Every identity, in enrolment order.
     pub fn identities(&self) -> Vec<Identity> {
-        self.ids.iter().zip(&self.samples).map(|(id, s)| Identity { id: id.clone(), samples: s.clone() }).collect()
+        (0..self.ids.len()).map(|r| Identity { id: self.ids[r].clone(), samples: self.samples[r].clone(), strokes: self.strokes[r].clone() }).collect()
     }
 }
 
@@ -304,6 +382,55 @@ pub fn duplicate(id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strokes::Point;
+
+    /// A timed drawing: a spiral written at an even pace, or backwards.
+    fn spiral(turns: f32, backwards: bool) -> Strokes {
+        let mut pts: Vec<Point> = (0..120)
+            .map(|i| {
+                let a = i as f32 / 120.0 * turns * std::f32::consts::TAU;
+                let r = 10.0 + i as f32;
+                Point { x: r * a.cos(), y: r * a.sin(), t: None, p: None }
+            })
+            .collect();
+        if backwards {
+            pts.reverse();
+        }
+        for (i, p) in pts.iter_mut().enumerate() {
+            p.t = Some(i as f64 * 10.0);
+        }
+        vec![pts]
+    }
+
+    #[test]
+    fn strokes_enrol_with_their_motion_and_follow_their_identity() {
+        let mut g = Gallery::new(3, Metric::Cosine);
+        let mut a = Identity::new("a", vec![unit(&[1.0, 0.0, 0.0]), unit(&[1.0, 0.1, 0.0])]);
+        a.strokes = vec![spiral(2.0, false), spiral(2.1, false)];
+        g.insert_identity(a.clone(), false).unwrap();
+        g.insert("b", vec![unit(&[0.0, 1.0, 0.0])], false).unwrap();
+        let q = Trajectory::from_strokes(&spiral(2.05, false)).unwrap();
+        let back = Trajectory::from_strokes(&spiral(2.05, true)).unwrap();
+        let near = g.motion_distance("a", &q).unwrap().unwrap();
+        let far = g.motion_distance("a", &back).unwrap().unwrap();
+        assert!(near < 0.5 * far, "same direction {near}, backwards {far}");
+        assert_eq!(g.motion_distance("b", &q).unwrap(), None);
+        assert_eq!(g.motion_distance("c", &q).unwrap_err().code, ErrorCode::UnknownId);
+        assert_eq!(g.identities()[0], a);
+        // Removing "a" swaps "b" into its row: b's (absent) motion moves with it.
+        g.remove("a").unwrap();
+        assert_eq!(g.motion_distance("b", &q).unwrap(), None);
+        g.insert_identity(a.clone(), false).unwrap();
+        assert_eq!(g.motion_distance("a", &q).unwrap(), Some(near));
+        // Untimed drawings, or not one per sample, are refused and change nothing.
+        let mut bad = a.clone();
+        bad.strokes[0][0].iter_mut().for_each(|p| p.t = None);
+        assert_eq!(g.insert_identity(bad, true).unwrap_err().code, ErrorCode::BadInput);
+        let mut bad = a.clone();
+        bad.strokes.pop();
+        assert_eq!(g.insert_identity(bad, true).unwrap_err().code, ErrorCode::BadInput);
+        assert_eq!(g.identities()[1], a);
+    }
 
     fn unit(v: &[f32]) -> Vec<f32> {
         let mut v = v.to_vec();

@@ -6,6 +6,7 @@
 //! browser makes.
 
 pub mod calibrate;
+pub mod dynamics;
 pub mod encoder;
 pub mod error;
 pub mod export;

@@ -256,6 +256,58 @@ async fn export_then_import_round_trips_exactly() {
     assert_eq!(stringify(&sa), stringify(&sb));
 }
 
+/// The same drawing written backwards: each stroke's points in reverse order, with times
+/// that still run forwards. It looks the same; the pen moved the other way.
+fn written_backwards(s: &siamese_wasm::strokes::Strokes) -> siamese_wasm::strokes::Strokes {
+    s.iter()
+        .rev()
+        .map(|stroke| {
+            let times: Vec<Option<f64>> = stroke.iter().map(|p| p.t).collect();
+            stroke.iter().rev().zip(times).map(|(p, t)| siamese_wasm::strokes::Point { t, ..*p }).collect()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn online_signatures_are_checked_for_how_they_were_written() {
+    let db = unique_name("motion");
+    let v = load(SIGNATURE, &db).await;
+    ok(v.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.15))).collect()), None)).await;
+    let field = |r: &JsValue, path: &[&str]| path.iter().fold(r.clone(), |o, k| Reflect::get(&o, &(*k).into()).unwrap());
+    let genuine = ok(v.verify("ann".into(), strokes_js(&signature_strokes(0.07)))).await;
+    let forged = written_backwards(&signature_strokes(0.07));
+    let copy = ok(v.verify("ann".into(), strokes_js(&forged))).await;
+    let (g, c) = (stringify(&genuine), stringify(&copy));
+    // Both look like ann's signature...
+    assert!(field(&copy, &["score"]).as_f64().unwrap() >= v.threshold() as f64, "{c}");
+    // ...but only the genuine one moves like it.
+    assert_eq!(field(&genuine, &["motion", "match"]).as_bool(), Some(true), "{g}");
+    assert_eq!(field(&genuine, &["match"]).as_bool(), Some(true), "{g}");
+    assert_eq!(field(&copy, &["motion", "match"]).as_bool(), Some(false), "{c}");
+    assert_eq!(field(&copy, &["match"]).as_bool(), Some(false), "{c}");
+    assert!(field(&copy, &["motion", "distance"]).as_f64() > field(&genuine, &["motion", "distance"]).as_f64());
+    // The motion is stored: a new instance on the same database decides the same.
+    drop(v);
+    let v = load(SIGNATURE, &db).await;
+    assert_eq!(stringify(&ok(v.verify("ann".into(), strokes_js(&forged))).await), c);
+    // An image query, or an identity enrolled from images, has no motion to compare.
+    let img = rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.07));
+    assert!(field(&ok(v.verify("ann".into(), img.clone())).await, &["motion"]).is_undefined());
+    ok(v.enroll("bo".into(), arr(vec![img]), None)).await;
+    assert!(field(&ok(v.verify("bo".into(), strokes_js(&forged))).await, &["motion"]).is_undefined());
+    // The motion threshold is the application's to move, within reason.
+    assert_eq!(code(v.set_motion_threshold(-1.0).unwrap_err()), "bad_options");
+    assert_eq!(code(v.set_motion_threshold(f32::NAN).unwrap_err()), "bad_options");
+    v.set_motion_threshold(1e6).unwrap();
+    assert_eq!(field(&ok(v.verify("ann".into(), strokes_js(&forged))).await, &["match"]).as_bool(), Some(true));
+    // A pen that never moves has no trajectory: such a drawing cannot be enrolled as an
+    // online signature, and nothing is enrolled.
+    let still = signature_strokes(0.0)[0][0];
+    let blip = vec![(0..10).map(|k| siamese_wasm::strokes::Point { t: Some(k as f64 * 10.0), ..still }).collect::<Vec<_>>()];
+    assert_eq!(rejects(v.enroll("cy".into(), arr(vec![strokes_js(&blip)]), None)).await, "no_ink");
+    assert_eq!(listing(&v).await, r#"[{"id":"ann","samples":3},{"id":"bo","samples":1}]"#);
+}
+
 #[wasm_bindgen_test]
 fn similarity_and_calibration() {
     let a = Float32Array::from(&[1.0f32, 0.0][..]);

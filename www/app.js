@@ -69,10 +69,12 @@ function gauge(score, threshold) {
   return g;
 }
 function showResult(box, rows) {
-  box.replaceChildren(...rows.map(({ id, score, match, threshold }) => el('div', { className: 'row' },
+  box.replaceChildren(...rows.map(({ id, score, match, threshold, motion }) => el('div', { className: 'row' },
     el('span', { className: match ? 'match' : 'nomatch', textContent: match ? 'match' : 'no match' }),
     ` ${id}: score ${score.toFixed(3)} (threshold ${threshold.toFixed(3)})`,
-    gauge(score, threshold))));
+    gauge(score, threshold),
+    // Drawn signatures are also compared by how the pen moved (order, direction, rhythm).
+    ...(motion ? [el('div', { className: 'motion', textContent: `pen motion: distance ${motion.distance.toFixed(3)} (accepted up to ${motion.threshold.toFixed(3)}): ${motion.match ? 'written alike' : 'written differently'}` })] : []))));
 }
 function showError(box, e) {
   box.replaceChildren(el('p', { className: 'error', textContent: `${e.code ?? 'error'}: ${e.message}` }));

@@ -191,6 +191,9 @@ fn to_record(i: &Identity) -> JsValue {
     };
     set("id", &i.id.as_str().into());
     set("samples", &samples);
+    if !i.strokes.is_empty() {
+        set("strokes", &serde_wasm_bindgen::to_value(&i.strokes).unwrap_or(JsValue::UNDEFINED));
+    }
     set("template", &Float32Array::from(gallery::template(&i.samples).as_slice()));
     set("updated", &js_sys::Date::now().into());
     o.into()
@@ -205,5 +208,9 @@ fn from_record(r: &JsValue) -> Result<Identity> {
         .iter()
         .map(|s| s.dyn_into::<Float32Array>().map(|a| a.to_vec()).map_err(|_| bad()))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Identity { id, samples })
+    let strokes = match Reflect::get(r, &"strokes".into()) {
+        Ok(v) if !v.is_undefined() => serde_wasm_bindgen::from_value(v).map_err(|_| bad())?,
+        _ => vec![],
+    };
+    Ok(Identity { id, samples, strokes })
 }

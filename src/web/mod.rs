@@ -41,14 +41,20 @@ export interface ModelMetadata {
   threshold: number;
   training_data?: string;
 }
-export interface VerifyResult { id: string; score: number; threshold: number; match: boolean }
+/** `match` needs `score >= threshold` and, when `motion` is present, `motion.match`. */
+export interface VerifyResult {
+  id: string; score: number; threshold: number; match: boolean;
+  /** Online signatures (timed strokes enrolled and verified): how far the pen motion is from
+   *  the enrolled drawings (dynamic time warping), accepted when `distance <= threshold`. */
+  motion?: { distance: number; threshold: number; match: boolean };
+}
 export interface IdentifyResult { id: string; score: number; match: boolean }
 export interface Calibration { threshold: number; eer: number; eerThreshold: number; far: number; frr: number }
 export interface GalleryExport {
   format: 'siamese-wasm-gallery';
   version: 1;
   model: { fingerprint: string; name: string; embeddingDim: number; metric: 'cosine' | 'euclidean' };
-  identities: { id: string; samples: number[][] }[];
+  identities: { id: string; samples: number[][]; strokes?: Strokes[] }[];
 }
 /** Every error thrown or rejected by this library. */
 export interface SiameseError extends Error {

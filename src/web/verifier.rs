@@ -10,12 +10,14 @@ use super::errors::{describe, err, to_js, JsResult};
 use super::idb::{self, Db, Write};
 use super::input::{read_embedding, read_sample, read_strokes, Sample};
 use crate::calibrate;
+use crate::dynamics::{self, is_timed, Trajectory};
 use crate::encoder::Encoder;
 use crate::error::{ErrorCode, Result};
 use crate::export::{fingerprint, short, GalleryExport, ModelRef};
-use crate::gallery::{check_id, duplicate, unknown, Gallery, Identity, Match};
+use crate::gallery::{check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match};
 use crate::metadata::ModelMetadata;
 use crate::metrics::Metric;
+use crate::strokes::Strokes;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -78,7 +80,7 @@ impl Drop for Shared {
 fn gallery_of(model: &ModelRef, ids: Vec<Identity>) -> Result<Gallery> {
     let mut g = Gallery::new(model.embedding_dim, model.metric);
     for i in ids {
-        g.insert(&i.id, i.samples, true)?;
+        g.insert_identity(i, true)?;
     }
     Ok(g)
 }
@@ -86,6 +88,8 @@ fn gallery_of(model: &ModelRef, ids: Vec<Identity>) -> Result<Gallery> {
 struct Inner {
     encoder: Encoder,
     threshold: Cell<f32>,
+    /// The largest pen-motion distance accepted for online signatures.
+    motion_threshold: Cell<f32>,
     shared: Rc<Shared>,
 }
 
@@ -317,6 +321,17 @@ struct VerifyResult<'a> {
     threshold: f32,
     #[serde(rename = "match")]
     is_match: bool,
+    /// Present when both the query and the enrolment are timed pen strokes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    motion: Option<MotionResult>,
+}
+
+#[derive(Serialize)]
+struct MotionResult {
+    distance: f32,
+    threshold: f32,
+    #[serde(rename = "match")]
+    is_match: bool,
 }
 
 #[derive(Serialize)]
@@ -361,6 +376,14 @@ impl Inner {
     fn embed_any(&self, input: &JsValue) -> Result<Vec<f32>> {
         self.embed_sample(read_sample(input, self.dim())?)
     }
+
+    /// The embedding of any input and, for timed pen strokes, the strokes themselves.
+    fn embed_keeping_strokes(&self, input: &JsValue) -> Result<(Vec<f32>, Option<Strokes>)> {
+        match read_sample(input, self.dim())? {
+            Sample::Strokes(s) if is_timed(&s) => Ok((self.encoder.embed_strokes(&s)?, Some(s))),
+            other => Ok((self.embed_sample(other)?, None)),
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -385,7 +408,7 @@ impl Verifier {
         let shared = open_shared(opts.db.resolve()?, &model, opts.reset).await?;
         let threshold = opts.threshold.unwrap_or(encoder.meta.threshold);
         opts.progress("ready", 1.0, Some(1.0));
-        Ok(Verifier { inner: Rc::new(Inner { encoder, threshold: Cell::new(threshold), shared }) })
+        Ok(Verifier { inner: Rc::new(Inner { encoder, threshold: Cell::new(threshold), motion_threshold: Cell::new(dynamics::THRESHOLD), shared }) })
     }
 
     /// The embedding of an image.
@@ -439,6 +462,23 @@ impl Verifier {
         Ok(())
     }
 
+    /// For online signatures (timed pen strokes enrolled and verified): accept only when
+    /// the pen-motion distance is at most this, as well as the score reaching
+    /// `threshold`. Starts at the library's calibrated value (see models/README.md).
+    #[wasm_bindgen(getter, js_name = motionThreshold)]
+    pub fn motion_threshold(&self) -> f32 {
+        self.inner.motion_threshold.get()
+    }
+
+    #[wasm_bindgen(setter, js_name = motionThreshold)]
+    pub fn set_motion_threshold(&self, t: f32) -> JsResult<()> {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(to_js(err(ErrorCode::BadOptions, "the motion threshold must be a positive finite number")));
+        }
+        self.inner.motion_threshold.set(t);
+        Ok(())
+    }
+
     /// The model's metadata (name, version, preprocess, embedding_dim, metric, threshold,
     /// training_data).
     #[wasm_bindgen(getter, unchecked_return_type = "ModelMetadata")]
@@ -476,16 +516,21 @@ impl Verifier {
                 return Err(err(ErrorCode::BadInput, "enroll takes an array of one or more samples"));
             }
             // Every sample is embedded before anything is written: one bad sample enrols nothing.
-            let samples = inputs.unchecked_ref::<Array>().iter().map(|x| inner.embed_any(&x)).collect::<Result<Vec<_>>>()?;
-            let n = samples.len();
+            let embedded = inputs.unchecked_ref::<Array>().iter().map(|x| inner.embed_keeping_strokes(&x)).collect::<Result<Vec<_>>>()?;
+            let n = embedded.len();
+            // Timed strokes for every sample: an online signature, whose motion is kept too.
+            let strokes: Vec<Strokes> = if embedded.iter().all(|(_, s)| s.is_some()) { embedded.iter().filter_map(|(_, s)| s.clone()).collect() } else { vec![] };
+            let samples: Vec<Vec<f32>> = embedded.into_iter().map(|(e, _)| e).collect();
+            let ident = Identity { id: id.clone(), samples, strokes };
+            // The drawings' trajectories are checked before anything is written.
+            check_strokes(&id, &ident.strokes, n)?;
             let shared = &inner.shared;
             shared.refresh().await?;
             if !replace && shared.gallery.borrow().contains(&id) {
                 return Err(duplicate(&id));
             }
-            let ident = Identity { id: id.clone(), samples };
             shared.commit(vec![if replace { Write::Put(ident.clone()) } else { Write::Add(ident.clone()) }]).await?;
-            shared.gallery.borrow_mut().insert(&id, ident.samples, true)?;
+            shared.gallery.borrow_mut().insert_identity(ident, true)?;
             Ok(to_js_value(&Listed { id: &id, samples: n }))
         })
     }
@@ -496,11 +541,23 @@ impl Verifier {
         let inner = self.inner.clone();
         promise(async move {
             let id = read_id(&id)?;
-            let q = inner.embed_any(&input)?;
+            let (q, strokes) = inner.embed_keeping_strokes(&input)?;
             inner.shared.refresh().await?;
-            let score = inner.shared.gallery.borrow().score(&id, &q)?;
+            let g = inner.shared.gallery.borrow();
+            let score = g.score(&id, &q)?;
             let threshold = inner.threshold.get();
-            Ok(to_js_value(&VerifyResult { id: &id, score, threshold, is_match: score >= threshold }))
+            // Online signatures must also be written like the enrolled ones: a forger who
+            // copies the shape rarely copies the order, direction and rhythm of the strokes.
+            let motion = match &strokes {
+                // A drawing with no usable motion (a pen that never moved) is as far as can be.
+                Some(s) if g.has_motion(&id) => Trajectory::from_strokes(s).map_or(Ok(Some(f32::MAX)), |t| g.motion_distance(&id, &t))?.map(|distance| {
+                    let threshold = inner.motion_threshold.get();
+                    MotionResult { distance, threshold, is_match: distance <= threshold }
+                }),
+                _ => None,
+            };
+            let is_match = score >= threshold && motion.as_ref().is_none_or(|m| m.is_match);
+            Ok(to_js_value(&VerifyResult { id: &id, score, threshold, is_match, motion }))
         })
     }
 
@@ -601,7 +658,7 @@ impl Verifier {
             shared.commit(writes).await?;
             let mut g = shared.gallery.borrow_mut();
             for i in e.identities {
-                g.insert(&i.id, i.samples, true)?;
+                g.insert_identity(i, true)?;
             }
             let o = Object::new();
             let _ = Reflect::set(&o, &"imported".into(), &(n as f64).into());

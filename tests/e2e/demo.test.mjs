@@ -55,6 +55,8 @@ test('signature: enrol three drawings, verify a fourth and reject a different on
   await page.waitForSelector('#sig-result .row');
   const same = await text('#sig-result');
   assert.match(same, /^match/, same);
+  // The pad records times, so the drawing's pen motion was compared too.
+  assert.match(same, /pen motion: distance [0-9.]+ \(accepted up to [0-9.]+\): written alike/, same);
   await page.screenshot({ path: `${ARTIFACTS}/signature-tab.png` });
   await draw('block');
   await page.click('#sig-verify');

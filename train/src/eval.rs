@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 use siamese_wasm::calibrate::{auc, eer, rates_at, roc};
+use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
 use siamese_wasm::metadata::Preprocess;
 use siamese_wasm::metrics::{dot, l2_normalize};
 use siamese_wasm::preprocess::image_to_input;
@@ -142,6 +143,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrolled: Option<usize>,
     pub identities: usize,
+    /// Online signatures with `--dynamics`: the motion (DTW) figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamics: Option<Box<DynamicsReport>>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -169,6 +173,156 @@ pub fn verify_report(scores: &PairScores, threshold: Option<f32>) -> Report {
         eer_threshold: Some(all.threshold),
         pairs: Some(PairCounts { genuine: scores.genuine.len(), random: scores.random.len(), skilled: scores.skilled.len() }),
         ..Default::default()
+    }
+}
+
+/// The pen trajectories of an identity's samples, in the order of [`Embedded`]'s.
+pub struct Trajectories {
+    pub genuine: Vec<Trajectory>,
+    pub forged: Vec<Trajectory>,
+}
+
+/// Trajectories of every sample; `None` when some sample has no timed pen strokes (an
+/// offline signature, a photograph): the dynamics figures then do not apply.
+pub fn trajectories(ids: &[Identity]) -> Result<Option<Vec<Trajectories>>> {
+    let timed = |s: &crate::data::Sample| s.strokes.as_deref().is_some_and(is_timed);
+    if ids.is_empty() || !ids.iter().flat_map(|i| &i.samples).all(timed) {
+        return Ok(None);
+    }
+    let of = |s: &crate::data::Sample| Trajectory::from_strokes(s.strokes.as_ref().unwrap()).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin));
+    ids.iter()
+        .map(|id| Ok(Trajectories { genuine: id.genuine().map(of).collect::<Result<_>>()?, forged: id.forged().map(of).collect::<Result<_>>()? }))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// What the library decides on online signatures: the appearance score (cosine) and the
+/// motion distance (DTW) of the same pairs, so that their joint rule can be measured.
+pub struct JointScores {
+    /// (cosine, DTW distance) per genuine, random-impostor and skilled-forgery pair.
+    pub genuine: Vec<(f32, f32)>,
+    pub random: Vec<(f32, f32)>,
+    pub skilled: Vec<(f32, f32)>,
+}
+
+/// Joint scores over the same pairs as [`pair_scores`] (all of them: sets with
+/// trajectories are small) or, with `enrol = Some(k)`, as [`template_scores`], the motion
+/// distance then being [`template_distance`] to the `k` enrolled trajectories.
+pub fn joint_scores(emb: &[Embedded], traj: &[Trajectories], enrol: Option<usize>) -> JointScores {
+    // (kind 0 genuine / 1 random / 2 skilled, enrolled identity, query identity, query index, forged)
+    let mut jobs: Vec<(u8, usize, usize, usize, bool)> = vec![];
+    let mut refs: Vec<Vec<usize>> = vec![];
+    match enrol {
+        None => {
+            // Each genuine sample is its own one-sample "enrolment"; identity u's sample i
+            // is job reference (u, i).
+            for (u, t) in traj.iter().enumerate() {
+                for i in 0..t.genuine.len() {
+                    refs.push(vec![i]);
+                    let r = refs.len() - 1;
+                    for j in i + 1..t.genuine.len() {
+                        jobs.push((0, r, u, j, false));
+                    }
+                    for f in 0..t.forged.len() {
+                        jobs.push((2, r, u, f, true));
+                    }
+                    for (v, tv) in traj.iter().enumerate().skip(u + 1) {
+                        for j in 0..tv.genuine.len() {
+                            jobs.push((1, r, v, j, false));
+                        }
+                    }
+                }
+            }
+        }
+        Some(k) => {
+            for (u, t) in traj.iter().enumerate() {
+                if t.genuine.len() <= k {
+                    refs.push(vec![]);
+                    continue;
+                }
+                refs.push((0..k).collect());
+                for j in k..t.genuine.len() {
+                    jobs.push((0, u, u, j, false));
+                }
+                for f in 0..t.forged.len() {
+                    jobs.push((2, u, u, f, true));
+                }
+                for (v, tv) in traj.iter().enumerate() {
+                    if v != u && tv.genuine.len() > k {
+                        for j in k..tv.genuine.len() {
+                            jobs.push((1, u, v, j, false));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Which identity each reference set belongs to.
+    let owner: Vec<usize> = match enrol {
+        None => traj.iter().enumerate().flat_map(|(u, t)| std::iter::repeat_n(u, t.genuine.len())).collect(),
+        Some(_) => (0..traj.len()).collect(),
+    };
+    let protos: Vec<Vec<f32>> = refs.iter().zip(&owner).map(|(r, &u)| if r.is_empty() { vec![] } else { prototype(&r.iter().map(|&i| &emb[u].genuine[i]).collect::<Vec<_>>()) }).collect();
+    let scored: Vec<(u8, (f32, f32))> = jobs
+        .par_iter()
+        .map(|&(kind, r, v, j, forged)| {
+            let u = owner[r];
+            let (e, t) = if forged { (&emb[v].forged[j], &traj[v].forged[j]) } else { (&emb[v].genuine[j], &traj[v].genuine[j]) };
+            let d = template_distance(refs[r].iter().map(|&i| &traj[u].genuine[i]), t);
+            (kind, (dot(e, &protos[r]), d))
+        })
+        .collect();
+    let mut s = JointScores { genuine: vec![], random: vec![], skilled: vec![] };
+    for (kind, p) in scored {
+        match kind {
+            0 => s.genuine.push(p),
+            1 => s.random.push(p),
+            _ => s.skilled.push(p),
+        }
+    }
+    s
+}
+
+/// Figures of the motion distance alone and of the library's joint rule.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DynamicsReport {
+    /// DTW distance alone. Its `threshold` is the runtime's distance threshold (a
+    /// pair matches at or below it), `eer_threshold` this data's own EER point.
+    pub dtw: Report,
+    /// The DTW distance at the skilled-forgery EER point of this data: what
+    /// `dynamics::THRESHOLD` is set from, on the training writers (skilled forgeries are
+    /// what the motion check is for; random impostors are the cosine's job).
+    pub skilled_eer_threshold: f32,
+    /// The joint rule at the shipped thresholds: a match needs cosine >= the model's
+    /// threshold and DTW distance <= the motion threshold.
+    pub joint_far_random: f64,
+    pub joint_far_skilled: f64,
+    pub joint_frr: f64,
+    /// The cosine alone at the model's threshold on the same pairs, for comparison.
+    pub cosine_far_random: f64,
+    pub cosine_far_skilled: f64,
+    pub cosine_frr: f64,
+}
+
+pub fn dynamics_report(s: &JointScores, cos_threshold: f32, dtw_threshold: f32) -> DynamicsReport {
+    // Distances are turned into similarities (negated) for the shared EER code.
+    let neg = |v: &[(f32, f32)]| v.iter().map(|p| -p.1).collect::<Vec<f32>>();
+    let mut dtw = verify_report(&PairScores { genuine: neg(&s.genuine), random: neg(&s.random), skilled: neg(&s.skilled) }, Some(-dtw_threshold));
+    dtw.threshold = dtw.threshold.map(|t| -t);
+    dtw.eer_threshold = dtw.eer_threshold.map(|t| -t);
+    let rate = |v: &[(f32, f32)], accept: &dyn Fn(&(f32, f32)) -> bool| v.iter().filter(|p| accept(p)).count() as f64 / v.len().max(1) as f64;
+    let joint = |p: &(f32, f32)| p.0 >= cos_threshold && p.1 <= dtw_threshold;
+    let cos = |p: &(f32, f32)| p.0 >= cos_threshold;
+    let skilled_eer_threshold = -eer(&neg(&s.genuine), &neg(&s.skilled)).threshold;
+    DynamicsReport {
+        dtw,
+        skilled_eer_threshold,
+        joint_far_random: rate(&s.random, &joint),
+        joint_far_skilled: rate(&s.skilled, &joint),
+        joint_frr: 1.0 - rate(&s.genuine, &joint),
+        cosine_far_random: rate(&s.random, &cos),
+        cosine_far_skilled: rate(&s.skilled, &cos),
+        cosine_frr: 1.0 - rate(&s.genuine, &cos),
     }
 }
 

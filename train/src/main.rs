@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use siamese_train::augment::{augmented_input, plain_input};
 use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, shared_data_dir, split_by_identity, Layout};
-use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
+use siamese_train::eval::{dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::data::Identity;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
 use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
@@ -132,6 +132,10 @@ enum Cmd {
         /// identity (as the library does) instead of all sample pairs.
         #[arg(long)]
         enrol: Option<usize>,
+        /// Online signatures (every sample timed pen strokes): also report the motion
+        /// (DTW) figures and the library's joint appearance-and-motion rule.
+        #[arg(long)]
+        dynamics: bool,
     },
 }
 
@@ -239,7 +243,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>) -> Result<()> {
+fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>, dynamics: bool) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let enc = TractEncoder::from_bytes(&bytes, None)?;
     let cfg = enc.meta.preprocess;
@@ -277,6 +281,10 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
                 }
                 let mut r = verify_report(&scores, Some(threshold));
                 r.enrolled = enrol;
+                if dynamics {
+                    let traj = trajectories(&ids)?.with_context(|| format!("--dynamics needs timed pen strokes for every sample; {} has samples without", data.display()))?;
+                    r.dynamics = Some(Box::new(dynamics_report(&joint_scores(&set, &traj, enrol), threshold, siamese_wasm::dynamics::THRESHOLD)));
+                }
                 r
             }
             Protocol::Oneshot => {
@@ -358,6 +366,6 @@ fn main() -> Result<()> {
             eprintln!("wrote {} ({} bytes)", out.display(), q.len());
             Ok(())
         }
-        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol),
+        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics),
     }
 }

@@ -4,7 +4,7 @@
 //! point of f32. Needs ../shared/data; skips with a message without it.
 
 use siamese_train::data::{read_identities, shared_data_dir, split_by_identity};
-use siamese_train::eval::{embed_identities, oneshot_accuracy, pair_scores, verify_report, Report, TractEmbedder};
+use siamese_train::eval::{dynamics_report, embed_identities, joint_scores, oneshot_accuracy, pair_scores, trajectories, verify_report, Report, TractEmbedder};
 use siamese_train::train::dataset_prefix;
 use siamese_wasm::encoder::Encoder;
 use std::path::{Path, PathBuf};
@@ -86,4 +86,31 @@ fn signature_model_holds_its_card_figures() {
 #[test]
 fn face_model_holds_its_card_figures() {
     run("face.onnx", FACE_CARD);
+}
+
+/// The pen-motion check on SVC2004 (models/README.md, "signature, online"): DTW alone and
+/// the library's joint rule at the shipped thresholds on the validation writers, and the
+/// motion threshold still at the skilled-forgery EER point of all 40 writers.
+#[test]
+fn online_signature_motion_check_holds_its_card_figures() {
+    let Some(root) = data() else { return };
+    let dir = root.join("svc2004/task2");
+    let enc = model("signature.onnx");
+    let (cfg, threshold) = (enc.meta.preprocess, enc.meta.threshold);
+    let emb = TractEmbedder(enc);
+    let all = read_identities(&dir, &dataset_prefix(&dir)).unwrap();
+    let motion = siamese_wasm::dynamics::THRESHOLD;
+    let report = |ids: &[siamese_train::data::Identity]| {
+        let set = embed_identities(ids, &cfg, &emb).unwrap();
+        dynamics_report(&joint_scores(&set, &trajectories(ids).unwrap().expect("SVC2004 samples are timed"), None), threshold, motion)
+    };
+    let r = report(&all);
+    eprintln!("all writers: skilled EER point {:.4} (shipped {motion})", r.skilled_eer_threshold);
+    assert!((r.skilled_eer_threshold - motion).abs() <= 0.01, "the skilled EER point moved to {}", r.skilled_eer_threshold);
+    let r = report(&split_by_identity(all, VAL_FRACTION, SEED).1);
+    check("svc2004 motion", "skilled-forgery EER", r.dtw.eer_skilled.unwrap(), 0.1127, true);
+    check("svc2004 motion", "random-impostor EER", r.dtw.eer_random.unwrap(), 0.0074, true);
+    check("svc2004 joint", "skilled forgeries accepted", r.joint_far_skilled, 0.0430, true);
+    check("svc2004 joint", "random impostors accepted", r.joint_far_random, 0.0, true);
+    check("svc2004 joint", "genuine rejected", r.joint_frr, 0.2153, true);
 }
