@@ -103,7 +103,8 @@ impl Trajectory {
         }
         if xy.len() > MAX_POINTS {
             let stride = xy.len().div_ceil(MAX_POINTS);
-            starts = starts.iter().map(|s| s / stride).collect();
+            // Kept points are every stride-th; a stroke now starts at its first kept point.
+            starts = starts.iter().map(|s| s.div_ceil(stride)).collect();
             xy = xy.into_iter().step_by(stride).collect();
         }
         if xy.len() < MIN_POINTS {
@@ -293,6 +294,19 @@ mod tests {
         let want = d[n][m].0 / d[n][m].1 as f32;
         let all = Params { position: 1.0, velocity: 1.0, pressure: 1.0, band: 1.0 };
         assert!((dtw_with(&a, &b, &all) - want).abs() < 1e-6, "{} vs {want}", dtw_with(&a, &b, &all));
+    }
+
+    #[test]
+    fn long_drawings_are_decimated_with_their_pen_lifts_in_place() {
+        // 5002 + 3000 points at 10 ms: more than MAX_POINTS, so every 3rd point is kept.
+        let line = |n: usize, y: f32| timed(&(0..n).map(|i| (i as f32, y)).collect::<Vec<_>>(), 10.0);
+        let t = Trajectory::from_strokes(&[line(5002, 0.0), line(3000, 500.0)]).unwrap();
+        assert_eq!(t.len(), 8002usize.div_ceil(3));
+        // The second stroke starts at point 5002; its first kept point is 5004, kept as
+        // point 1668: no speed there (the lift), steady speed on either side.
+        assert_eq!((t.points[1668][2], t.points[1668][3]), (0.0, 0.0));
+        assert!(t.points[1667][2] > 0.0 && t.points[1669][2] > 0.0);
+        assert_eq!(t.points[1667][3], 0.0);
     }
 
     #[test]
