@@ -271,9 +271,8 @@ mod tests {
 
     #[test]
     fn dtw_matches_a_brute_force_on_small_sequences() {
-        // Without the band limiting it (short sequences: band covers everything), DTW is
-        // the minimum over all monotone paths of the mean cost... computed directly by the
-        // textbook full-matrix recursion on total cost, tie-broken the same way.
+        // With the band covering everything, DTW is the textbook full-matrix recursion:
+        // the path of least total cost (ties broken the same way), divided by its length.
         let a = Trajectory { points: (0..6).map(|i| [i as f32, 0.0, 0.0, 0.0, 0.0]).collect() };
         let b = Trajectory { points: [0.0, 0.0, 2.0, 5.0, 5.0].iter().map(|&v| [v, 1.0, 0.0, 0.0, 0.0]).collect() };
         let (n, m) = (a.len(), b.len());

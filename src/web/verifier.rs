@@ -518,9 +518,9 @@ impl Verifier {
             // Every sample is embedded before anything is written: one bad sample enrols nothing.
             let embedded = inputs.unchecked_ref::<Array>().iter().map(|x| inner.embed_keeping_strokes(&x)).collect::<Result<Vec<_>>>()?;
             let n = embedded.len();
+            let (samples, strokes): (Vec<Vec<f32>>, Vec<Option<Strokes>>) = embedded.into_iter().unzip();
             // Timed strokes for every sample: an online signature, whose motion is kept too.
-            let strokes: Vec<Strokes> = if embedded.iter().all(|(_, s)| s.is_some()) { embedded.iter().filter_map(|(_, s)| s.clone()).collect() } else { vec![] };
-            let samples: Vec<Vec<f32>> = embedded.into_iter().map(|(e, _)| e).collect();
+            let strokes: Vec<Strokes> = strokes.into_iter().collect::<Option<_>>().unwrap_or_default();
             let ident = Identity { id: id.clone(), samples, strokes };
             // The drawings' trajectories are checked before anything is written.
             check_strokes(&id, &ident.strokes, n)?;

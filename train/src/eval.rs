@@ -290,8 +290,8 @@ pub struct DynamicsReport {
     /// pair matches at or below it), `eer_threshold` this data's own EER point.
     pub dtw: Report,
     /// The DTW distance at the skilled-forgery EER point of this data: what
-    /// `dynamics::THRESHOLD` is set from, on the training writers (skilled forgeries are
-    /// what the motion check is for; random impostors are the cosine's job).
+    /// `dynamics::THRESHOLD` is set from, over all 40 SVC2004 writers (skilled forgeries
+    /// are what the motion check is for; random impostors are the cosine's job).
     pub skilled_eer_threshold: f32,
     /// The joint rule at the shipped thresholds: a match needs cosine >= the model's
     /// threshold and DTW distance <= the motion threshold.
