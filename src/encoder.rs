@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::metadata::ModelMetadata;
 use crate::metrics::l2_normalize;
-use crate::preprocess::{image_to_input, GrayImage};
+use crate::preprocess::{image_to_input, rgba_to_input, GrayImage};
 use crate::strokes::{strokes_to_input, Point};
 use std::sync::Arc;
 use tract_onnx::prelude::*;
@@ -43,16 +43,16 @@ impl Encoder {
         let meta = meta.or(carried).ok_or_else(|| {
             Error::new(ErrorCode::BadOptions, "the model carries no siamese metadata: pass the preprocessing, embedding size, metric and threshold explicitly")
         })?;
-        let (h, w) = (meta.preprocess.height, meta.preprocess.width);
+        let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
         let plan = onnx
             .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, 1, h, w]).into()))
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, c, h, w]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| bad_model("the ONNX graph cannot be run", format!("{e:#}")))?;
         let enc = Encoder { plan, meta };
         // Catch a graph whose output disagrees with its metadata now, not at first use.
-        let out = enc.run(vec![0.0; h * w])?;
+        let out = enc.run(vec![0.0; c * h * w])?;
         if out.len() != enc.meta.embedding_dim {
             return Err(Error::new(ErrorCode::BadModel, format!("the model outputs {} values, its metadata says {}", out.len(), enc.meta.embedding_dim)));
         }
@@ -60,8 +60,8 @@ impl Encoder {
     }
 
     fn run(&self, input: Vec<f32>) -> Result<Vec<f32>> {
-        let (h, w) = (self.meta.preprocess.height, self.meta.preprocess.width);
-        let tensor = tract_ndarray::Array4::from_shape_vec((1, 1, h, w), input)
+        let p = &self.meta.preprocess;
+        let tensor = tract_ndarray::Array4::from_shape_vec((1, p.channels(), p.height, p.width), input)
             .map_err(|e| Error::new(ErrorCode::BadShape, e.to_string()))?
             .into_tensor();
         let out = self.plan.run(tvec!(tensor.into())).map_err(|e| bad_model("inference failed", e))?;
@@ -69,7 +69,8 @@ impl Encoder {
         Ok(view.iter().copied().collect())
     }
 
-    /// Embedding of an already preprocessed input (`height * width` values, row-major).
+    /// Embedding of an already preprocessed input (`channels * height * width` values,
+    /// planes one after another, each row-major).
     pub fn embed_input(&self, input: &[f32]) -> Result<Vec<f32>> {
         let want = self.meta.preprocess.input_len();
         if input.len() != want {
@@ -91,7 +92,7 @@ impl Encoder {
     }
 
     pub fn embed_rgba(&self, width: usize, height: usize, rgba: &[u8]) -> Result<Vec<f32>> {
-        self.embed_image(&GrayImage::from_rgba(width, height, rgba)?)
+        self.embed_input(&rgba_to_input(width, height, rgba, &self.meta.preprocess)?)
     }
 
     pub fn embed_strokes(&self, strokes: &[Vec<Point>]) -> Result<Vec<f32>> {

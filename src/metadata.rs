@@ -15,13 +15,18 @@ pub enum PreprocessMode {
     /// Faces: centre crop to the input's aspect ratio, resize, then per-image
     /// standardisation (zero mean, unit variance), which removes global lighting.
     Face,
+    /// Colour faces for a recogniser trained on RGB crops (face-api.js's): the picture
+    /// padded with black to a square (centred), resized, R, G and B planes in [0, 1]. A
+    /// grayscale picture gives three equal planes.
+    #[serde(rename = "face_rgb")]
+    FaceRgb,
 }
 
 /// Everything needed to turn pixels or pen strokes into the model's input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
     pub mode: PreprocessMode,
-    /// Input height and width in pixels; the tensor is NCHW `[1, 1, height, width]`.
+    /// Input height and width in pixels; the tensor is NCHW `[1, channels, height, width]`.
     pub height: usize,
     pub width: usize,
     /// Blank border left around the ink, as a fraction of each side (ink mode).
@@ -46,8 +51,15 @@ impl Preprocess {
     pub fn face(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::Face, height, width, margin: 0.0, stroke_width: 0.0 }
     }
+    pub fn face_rgb(height: usize, width: usize) -> Self {
+        Preprocess { mode: PreprocessMode::FaceRgb, height, width, margin: 0.0, stroke_width: 0.0 }
+    }
+    /// Colour channels of the input tensor: 3 for [`PreprocessMode::FaceRgb`], else 1.
+    pub fn channels(&self) -> usize {
+        if self.mode == PreprocessMode::FaceRgb { 3 } else { 1 }
+    }
     pub fn input_len(&self) -> usize {
-        self.height * self.width
+        self.channels() * self.height * self.width
     }
 }
 
@@ -72,7 +84,7 @@ impl ModelMetadata {
         vec![
             ("name".into(), self.name.clone()),
             ("version".into(), self.version.clone()),
-            ("input_shape".into(), format!("1,1,{},{}", self.preprocess.height, self.preprocess.width)),
+            ("input_shape".into(), format!("1,{},{},{}", self.preprocess.channels(), self.preprocess.height, self.preprocess.width)),
             ("input_layout".into(), "NCHW".into()),
             ("preprocess".into(), serde_json::to_string(&self.preprocess).unwrap()),
             ("embedding_dim".into(), self.embedding_dim.to_string()),
@@ -123,6 +135,12 @@ mod tests {
         let props = m.to_props();
         let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
         assert_eq!(back, m);
+        let rgb = ModelMetadata { preprocess: Preprocess::face_rgb(150, 150), ..m.clone() };
+        let props = rgb.to_props();
+        assert!(props.contains(&("input_shape".to_string(), "1,3,150,150".to_string())));
+        assert!(props.iter().any(|(k, v)| k == "preprocess" && v.contains("\"face_rgb\"")));
+        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
+        assert_eq!(back.preprocess.input_len(), 3 * 150 * 150);
         assert_eq!(ModelMetadata::from_props([("name", "x")]).unwrap(), None);
         let err = ModelMetadata::from_props([("preprocess", "{")]).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadModel);

@@ -218,6 +218,56 @@ pub fn standardize(v: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
+/// A colour picture as three planes (red, green, blue), each in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RgbImage {
+    pub planes: [GrayImage; 3],
+}
+
+impl RgbImage {
+    /// From 8-bit RGBA; transparent pixels are composited over white, as for [`GrayImage`].
+    pub fn from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<Self> {
+        GrayImage::from_rgba(width, height, rgba)?; // the same checks and codes
+        let plane = |c: usize| {
+            let data = rgba.chunks_exact(4).map(|p| {
+                let a = p[3] as f32 / 255.0;
+                a * p[c] as f32 / 255.0 + (1.0 - a)
+            });
+            GrayImage { width, height, data: data.collect() }
+        };
+        Ok(RgbImage { planes: [plane(0), plane(1), plane(2)] })
+    }
+
+    /// A grayscale picture as colour: three equal planes.
+    pub fn from_gray(img: &GrayImage) -> Self {
+        RgbImage { planes: [img.clone(), img.clone(), img.clone()] }
+    }
+}
+
+/// [`PreprocessMode::FaceRgb`]: pad the shorter side with black to a square, centred (as
+/// face-api.js's `padToSquare` does, the odd pixel going after), resize, planes in order.
+/// Values stay in [0, 1]: the recogniser's own mean subtraction is folded into its first
+/// convolution by the converter.
+pub fn face_rgb_input(img: &RgbImage, cfg: &Preprocess) -> Result<Vec<f32>> {
+    let (w, h) = (img.planes[0].width, img.planes[0].height);
+    let side = w.max(h);
+    let (ox, oy) = ((side - w) / 2, (side - h) / 2);
+    let mut out = Vec::with_capacity(cfg.input_len());
+    for plane in &img.planes {
+        let mut square = vec![0.0f32; side * side];
+        for y in 0..h {
+            square[(oy + y) * side + ox..(oy + y) * side + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
+        }
+        out.extend(GrayImage { width: side, height: side, data: square }.resize(cfg.width, cfg.height).data);
+    }
+    let n = out.len() as f32;
+    let mean = out.iter().sum::<f32>() / n;
+    if (out.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt() < 1e-3 {
+        return Err(Error::new(ErrorCode::NoInk, "the picture is uniform: nothing to encode"));
+    }
+    Ok(out)
+}
+
 /// The model input for a picture, following `cfg`.
 pub fn image_to_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
     match cfg.mode {
@@ -226,6 +276,16 @@ pub fn image_to_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
             fit_ink(&ink, cfg)
         }
         PreprocessMode::Face => face_input(img, cfg),
+        PreprocessMode::FaceRgb => face_rgb_input(&RgbImage::from_gray(img), cfg),
+    }
+}
+
+/// The model input for 8-bit RGBA pixels (a canvas's `ImageData`), following `cfg`: colour
+/// for a colour model, luminance for the others.
+pub fn rgba_to_input(width: usize, height: usize, rgba: &[u8], cfg: &Preprocess) -> Result<Vec<f32>> {
+    match cfg.mode {
+        PreprocessMode::FaceRgb => face_rgb_input(&RgbImage::from_rgba(width, height, rgba)?, cfg),
+        _ => image_to_input(&GrayImage::from_rgba(width, height, rgba)?, cfg),
     }
 }
 
@@ -297,6 +357,31 @@ mod tests {
         let blank = GrayImage::new(30, 20, vec![1.0; 600]).unwrap();
         assert_eq!(image_to_input(&blank, &Preprocess::ink(16, 16)).unwrap_err().code, ErrorCode::NoInk);
         assert_eq!(image_to_input(&blank, &Preprocess::face(16, 16)).unwrap_err().code, ErrorCode::NoInk);
+    }
+
+    #[test]
+    fn colour_faces_are_padded_to_a_square_with_black_and_keep_their_colours() {
+        let cfg = Preprocess::face_rgb(4, 4);
+        // A 4x2 picture (wide): one black row above, one below; red left half, blue right.
+        let mut rgba = vec![];
+        for _ in 0..2 {
+            for x in 0..4 {
+                rgba.extend(if x < 2 { [255, 0, 0, 255] } else { [0, 0, 255, 255] });
+            }
+        }
+        let x = rgba_to_input(4, 2, &rgba, &cfg).unwrap();
+        assert_eq!(x.len(), 3 * 16);
+        let (r, g, b) = (&x[..16], &x[16..32], &x[32..]);
+        assert_eq!(&r[..4], &[0.0; 4], "padding is black");
+        assert_eq!(&r[4..8], &[1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&b[8..12], &[0.0, 0.0, 1.0, 1.0]);
+        assert!(g.iter().all(|&v| v == 0.0));
+        // Grayscale gives three equal planes; uniform pictures are refused.
+        let gray = GrayImage::new(3, 3, (0..9).map(|v| v as f32 / 8.0).collect()).unwrap();
+        let y = image_to_input(&gray, &cfg).unwrap();
+        assert!(y[..16] == y[16..32] && y[16..32] == y[32..]);
+        assert_eq!(rgba_to_input(2, 2, &[9; 16], &cfg).unwrap_err().code, ErrorCode::NoInk);
+        assert_eq!(rgba_to_input(2, 2, &[9; 15], &cfg).unwrap_err().code, ErrorCode::BadShape);
     }
 
     #[test]

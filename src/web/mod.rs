@@ -35,7 +35,7 @@ export interface LoadOptions {
 export interface ModelMetadata {
   name: string;
   version: string;
-  preprocess: { mode: 'ink' | 'face'; height: number; width: number; margin?: number; stroke_width?: number };
+  preprocess: { mode: 'ink' | 'face' | 'face_rgb'; height: number; width: number; margin?: number; stroke_width?: number };
   embedding_dim: number;
   metric: 'cosine' | 'euclidean';
   threshold: number;

@@ -418,9 +418,9 @@ impl Verifier {
         Ok(Float32Array::from(e.as_slice()))
     }
 
-    /// The embedding of an already preprocessed input: `height * width` values, row-major,
-    /// as the model's metadata describes (for callers who preprocess themselves, and for
-    /// timing the network alone).
+    /// The embedding of an already preprocessed input: `channels * height * width` values
+    /// (planes one after another, each row-major), as the model's metadata describes (for
+    /// callers who preprocess themselves, and for timing the network alone).
     #[wasm_bindgen(js_name = embedInput)]
     pub fn embed_input(&self, input: &Float32Array) -> JsResult<Float32Array> {
         let e = self.inner.encoder.embed_input(&input.to_vec()).map_err(to_js)?;
