@@ -22,6 +22,7 @@ export const { Verifier, similarity, calibrate } = wasm;
 export const models = Object.freeze({
   signature: new URL('./models/signature.onnx', import.meta.url).href,
   face: new URL('./models/face.onnx', import.meta.url).href,
+  faceRecognition: new URL('./models/face-recognition.onnx', import.meta.url).href,
 });
 
 // Node's fetch() does not read file: URLs, and the package's models are files there: read

@@ -26,5 +26,7 @@ if [ "${1:-}" = "--browser" ]; then
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
   fi
-  [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+  # npm ci leaves node_modules/.package-lock.json newer than package-lock.json; a changed
+  # lock file (a new dev dependency) installs again.
+  [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 fi

@@ -167,7 +167,7 @@ pub fn quantize_per_channel(w: &[f32], rows: usize, cols: usize, axis: usize) ->
 
 /// Adds weight `name` to the graph: an f32 initializer, or int8 + scales dequantised by
 /// Cast and Mul nodes. `scale_dims` is the broadcast shape of the scales.
-fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, dims: &[usize], w: &[f32], axis: usize, scale_dims: &[usize]) {
+pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, dims: &[usize], w: &[f32], axis: usize, scale_dims: &[usize]) {
     match fmt {
         WeightFormat::F32 => g.initializer.push(f32_tensor(name, dims, w)),
         WeightFormat::Int8 => {
@@ -213,18 +213,18 @@ pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<
     g.initializer.push(f32_tensor("head.bias", &[hd[1]], hb));
     g.node.push(node("Gemm", "head", &["flat", "head.weight", "head.bias"], &["projection"], vec![]));
     g.node.push(node("LpNormalization", "l2norm", &["projection"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
-    encode_model(g, cfg, meta)
+    encode_model(g, cfg.flops(), meta)
 }
 
 /// The model file: `g` at opset 13 with `meta` in `metadata_props`.
-pub(crate) fn encode_model(g: pb::GraphProto, cfg: &EncoderConfig, meta: &ModelMetadata) -> Vec<u8> {
+pub(crate) fn encode_model(g: pb::GraphProto, flops: u64, meta: &ModelMetadata) -> Vec<u8> {
     let model = pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
         producer_name: "siamese-train".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         model_version: 1,
-        doc_string: format!("Siamese encoder '{}': {} FLOPs per embedding", meta.name, cfg.flops()),
+        doc_string: format!("Siamese encoder '{}': {} FLOPs per embedding", meta.name, flops),
         graph: Some(g),
         metadata_props: meta.to_props().into_iter().map(|(key, value)| pb::StringStringEntryProto { key, value }).collect(),
         ..Default::default()

@@ -6,6 +6,7 @@ pub mod augment;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod faceapi;
 pub mod loss;
 pub mod mining;
 pub mod model;

@@ -7,10 +7,11 @@ use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, sha
 use siamese_train::eval::{dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::data::Identity;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
+use siamese_train::faceapi::{recognition_onnx, WeightMap, RECOGNITION_SIZE};
 use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::EncoderConfig;
-use siamese_train::train::{dataset_prefix, load_split, train, TrainConfig};
+use siamese_train::train::{dataset_prefix, drop_unusable, load_split, train, TrainConfig};
 use siamese_wasm::calibrate::eer;
 use siamese_wasm::encoder::Encoder as TractEncoder;
 use siamese_wasm::metadata::{ModelMetadata, Preprocess};
@@ -136,6 +137,23 @@ enum Cmd {
         /// (DTW) figures and the library's joint appearance-and-motion rule.
         #[arg(long)]
         dynamics: bool,
+    },
+    /// Convert face-api.js's pretrained face recogniser (the npm package
+    /// `@vladmandic/face-api`) to ONNX: OUT with int8 weights, and the float form with
+    /// --f32. The threshold is the EER point over the face preset's training identities
+    /// (AT&T + Yale B; the recogniser was trained on none of them).
+    ConvertFaceapi {
+        /// The installed npm package.
+        #[arg(long, default_value = "node_modules/@vladmandic/face-api")]
+        package: PathBuf,
+        /// Data root holding att_faces/ and yaleb/ (default ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the float form here.
+        #[arg(long)]
+        f32: Option<PathBuf>,
     },
 }
 
@@ -367,5 +385,54 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics),
+        Cmd::ConvertFaceapi { package, data, out, f32 } => {
+            let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data: the threshold is calibrated on the face training identities")?;
+            cmd_convert_faceapi(&package, &data, &out, f32.as_deref())
+        }
     }
+}
+
+fn cmd_convert_faceapi(package: &Path, data: &Path, out: &Path, f32_out: Option<&Path>) -> Result<()> {
+    let pkg: serde_json::Value = serde_json::from_slice(&std::fs::read(package.join("package.json")).with_context(|| format!("{} is not the installed npm package (npm install)", package.display()))?)?;
+    let version = pkg["version"].as_str().unwrap_or("unknown").to_string();
+    let weights = WeightMap::read(&package.join("model/face_recognition_model-weights_manifest.json"))?;
+    let face = preset(Preset::Face);
+    let mut meta = ModelMetadata {
+        name: "face-recognition".into(),
+        version: format!("{}+faceapi-{version}", env!("CARGO_PKG_VERSION")),
+        preprocess: Preprocess::face_rgb(RECOGNITION_SIZE, RECOGNITION_SIZE),
+        embedding_dim: 128,
+        metric: Metric::Cosine,
+        threshold: 0.0,
+        training_data: String::new(),
+    };
+    // Calibrate the shipped (int8) form on the face training identities, per dataset pairs pooled.
+    let (int8, flops) = recognition_onnx(&weights, WeightFormat::Int8, &meta)?;
+    let embedder = TractEmbedder(TractEncoder::from_bytes(&int8, None)?);
+    let (mut scores, mut n_train) = (vec![], 0);
+    for d in &face.datasets {
+        let dir = data.join(d);
+        let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir))?, &meta.preprocess);
+        let (train_ids, _) = split_by_identity(ids, face.val_fraction, face.seed);
+        n_train += train_ids.len();
+        scores.push((d.clone(), pair_scores(&embed_identities(&train_ids, &meta.preprocess, &embedder)?, face.seed)));
+    }
+    let pooled = pooled(&scores);
+    let cal = eer(&pooled.genuine, &pooled.random);
+    meta.threshold = cal.threshold;
+    meta.training_data = format!(
+        "face-api.js FaceRecognitionNet (after dlib's ResNet face recogniser) with the weights of the npm package @vladmandic/face-api {version} (MIT), converted by siamese-train convert-faceapi; threshold: EER point ({:.2}%) over {} training identities of {} (seed {}), none of them seen by the network",
+        cal.eer * 100.0,
+        n_train,
+        face.datasets.join(", "),
+        face.seed
+    );
+    eprintln!("{:.1} MFLOPs per embedding; calibration EER {:.2}% at threshold {:.4}", flops as f64 / 1e6, cal.eer * 100.0, cal.threshold);
+    std::fs::write(out, recognition_onnx(&weights, WeightFormat::Int8, &meta)?.0)?;
+    eprintln!("wrote {} ({} bytes)", out.display(), std::fs::metadata(out)?.len());
+    if let Some(f) = f32_out {
+        std::fs::write(f, recognition_onnx(&weights, WeightFormat::F32, &meta)?.0)?;
+        eprintln!("wrote {} ({} bytes)", f.display(), std::fs::metadata(f)?.len());
+    }
+    Ok(())
 }

@@ -137,7 +137,7 @@ pub fn to_qlinear_onnx(net: &FoldedNet, ranges: &Ranges, meta: &ModelMetadata) -
     g.node.push(node("DequantizeLinear", "dequantize", &["head", "head.out_scale", "head.out_zero"], &["projection_map"], vec![]));
     g.node.push(node("Flatten", "flatten", &["projection_map"], &["projection"], vec![attr_int("axis", 1)]));
     g.node.push(node("LpNormalization", "l2norm", &["projection"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
-    encode_model(g, cfg, meta)
+    encode_model(g, cfg.flops(), meta)
 }
 
 #[cfg(test)]

@@ -83,6 +83,20 @@ fn signature_model_holds_its_card_figures() {
     run("signature.onnx", SIGNATURE_CARD);
 }
 
+/// face-api.js's recogniser converted (models/face-recognition.onnx), on whole pictures
+/// (no face detection or alignment yet). Its float form is not shipped: train/tests/faceapi.rs
+/// holds int8 to the original network's descriptors instead.
+const FACE_RECOGNITION_CARD: &[(&str, f64)] = &[("att_faces", 0.1194), ("yaleb", 0.1501)];
+
+#[test]
+fn face_recognition_model_holds_its_card_figures() {
+    let Some(root) = data() else { return };
+    for &(set, eer) in FACE_RECOGNITION_CARD {
+        let (q, _) = evaluate(model("face-recognition.onnx"), &root.join(set));
+        check(set, "EER", q.eer.unwrap(), eer, true);
+    }
+}
+
 #[test]
 fn face_model_holds_its_card_figures() {
     run("face.onnx", FACE_CARD);
