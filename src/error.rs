@@ -34,6 +34,8 @@ pub enum ErrorCode {
     StorageError,
     /// The stored embeddings (or an import) were made by another model.
     ModelMismatch,
+    /// A face model found no face in the picture.
+    NoFace,
 }
 
 impl ErrorCode {
@@ -53,6 +55,7 @@ impl ErrorCode {
             ErrorCode::StorageFull => "storage_full",
             ErrorCode::StorageError => "storage_error",
             ErrorCode::ModelMismatch => "model_mismatch",
+            ErrorCode::NoFace => "no_face",
         }
     }
 }

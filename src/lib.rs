@@ -10,6 +10,7 @@ pub mod dynamics;
 pub mod encoder;
 pub mod error;
 pub mod export;
+pub mod face;
 pub mod gallery;
 pub mod metadata;
 pub mod metrics;

@@ -244,22 +244,69 @@ impl RgbImage {
     }
 }
 
-/// [`PreprocessMode::FaceRgb`]: pad the shorter side with black to a square, centred (as
-/// face-api.js's `padToSquare` does, the odd pixel going after), resize, planes in order.
-/// Values stay in [0, 1]: the recogniser's own mean subtraction is folded into its first
-/// convolution by the converter.
-pub fn face_rgb_input(img: &RgbImage, cfg: &Preprocess) -> Result<Vec<f32>> {
-    let (w, h) = (img.planes[0].width, img.planes[0].height);
-    let side = w.max(h);
-    let (ox, oy) = ((side - w) / 2, (side - h) / 2);
-    let mut out = Vec::with_capacity(cfg.input_len());
-    for plane in &img.planes {
-        let mut square = vec![0.0f32; side * side];
-        for y in 0..h {
-            square[(oy + y) * side + ox..(oy + y) * side + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
-        }
-        out.extend(GrayImage { width: side, height: side, data: square }.resize(cfg.width, cfg.height).data);
+impl RgbImage {
+    pub fn width(&self) -> usize {
+        self.planes[0].width
     }
+
+    pub fn height(&self) -> usize {
+        self.planes[0].height
+    }
+
+    /// The region `[x0, x1) x [y0, y1)`, clipped to the picture.
+    pub fn crop(&self, x0: f32, y0: f32, x1: f32, y1: f32) -> Result<RgbImage> {
+        let clip = |v: f32, n: usize| (v.round().max(0.0) as usize).min(n);
+        let (a, b) = (clip(x0, self.width()), clip(x1, self.width()));
+        let (c, d) = (clip(y0, self.height()), clip(y1, self.height()));
+        if b <= a || d <= c {
+            return Err(Error::new(ErrorCode::EmptyImage, format!("the region ({x0}, {y0})-({x1}, {y1}) is outside the {}x{} picture", self.width(), self.height())));
+        }
+        Ok(RgbImage { planes: self.planes.clone().map(|p| p.crop(a, c, b, d)) })
+    }
+
+    /// Padded with black to a square (centred, the odd pixel after, as face-api.js's
+    /// `padToSquare`; or all at the end, as its detector's input), then resized to `side`.
+    pub fn to_square(&self, side: usize, centred: bool) -> RgbImage {
+        let (w, h) = (self.width(), self.height());
+        let big = w.max(h);
+        let (ox, oy) = if centred { ((big - w) / 2, (big - h) / 2) } else { (0, 0) };
+        RgbImage {
+            planes: self.planes.clone().map(|plane| {
+                let mut square = vec![0.0f32; big * big];
+                for y in 0..h {
+                    square[(oy + y) * big + ox..(oy + y) * big + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
+                }
+                GrayImage { width: big, height: big, data: square }.resize(side, side)
+            }),
+        }
+    }
+
+    /// The picture inside a black border `b` pixels wide.
+    pub fn with_border(&self, b: usize) -> RgbImage {
+        let (w, h) = (self.width(), self.height());
+        let (bw, bh) = (w + 2 * b, h + 2 * b);
+        RgbImage {
+            planes: self.planes.clone().map(|plane| {
+                let mut data = vec![0.0f32; bw * bh];
+                for y in 0..h {
+                    data[(y + b) * bw + b..(y + b) * bw + b + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
+                }
+                GrayImage { width: bw, height: bh, data }
+            }),
+        }
+    }
+
+    /// The planes one after another: an NCHW tensor's data.
+    pub fn into_planar(self) -> Vec<f32> {
+        self.planes.into_iter().flat_map(|p| p.data).collect()
+    }
+}
+
+/// [`PreprocessMode::FaceRgb`]: pad the shorter side with black to a square, centred,
+/// resize, planes in order. Values stay in [0, 1]: the recogniser's own mean subtraction is
+/// folded into its first convolution by the converter.
+pub fn face_rgb_input(img: &RgbImage, cfg: &Preprocess) -> Result<Vec<f32>> {
+    let out = img.to_square(cfg.width, true).into_planar();
     let n = out.len() as f32;
     let mean = out.iter().sum::<f32>() / n;
     if (out.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt() < 1e-3 {

@@ -4,18 +4,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { Verifier, models } from '../../pkg/index.js';
-import { loadRecognizer, syntheticPixels, toPlanar, cosine, SYNTHETIC, SIZE, root } from './faceapi-reference.mjs';
+import { loadRecognizer, syntheticPixels, toPlanar, cosine, SYNTHETIC, SIZE, DETECTOR_SIZE, LANDMARKS_SIZE, root } from './faceapi-reference.mjs';
 
 const net = await loadRecognizer();
 
-test('the fixture of face-api.js descriptors is what face-api.js computes', async () => {
+test('the fixture of face-api.js outputs is what face-api.js computes', async () => {
   const fixture = JSON.parse(readFileSync(`${root}tests/fixtures/faceapi-descriptors.json`, 'utf8'));
   assert.equal(fixture.package, `@vladmandic/face-api ${net.version}`, 'regenerate with node scripts/faceapi-reference.mjs');
-  assert.equal(fixture.descriptors.length, SYNTHETIC);
+  assert.equal(fixture.detector_size, DETECTOR_SIZE);
+  const close = (got, want, what) => {
+    assert.equal(got.length, want.length, what);
+    const diff = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+    assert.ok(diff < 1e-4, `${what}: differs by ${diff}`);
+  };
   for (let k = 0; k < SYNTHETIC; k++) {
-    const d = await net.describe(syntheticPixels(k));
-    const diff = Math.max(...d.map((v, i) => Math.abs(v - fixture.descriptors[k][i])));
-    assert.ok(diff < 1e-5, `picture ${k}: differs by ${diff}`);
+    close(await net.describe(syntheticPixels(k)), fixture.descriptors[k], `descriptor ${k}`);
+    close(await net.detectorRaw(syntheticPixels(k, DETECTOR_SIZE)), fixture.detector[k], `detector ${k}`);
+    close(await net.landmarksRaw(syntheticPixels(k, LANDMARKS_SIZE)), fixture.landmarks[k], `landmarks ${k}`);
   }
 });
 

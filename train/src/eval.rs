@@ -12,7 +12,8 @@ use siamese_wasm::calibrate::{auc, eer, rates_at, roc};
 use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
 use siamese_wasm::metadata::Preprocess;
 use siamese_wasm::metrics::{dot, l2_normalize};
-use siamese_wasm::preprocess::image_to_input;
+use siamese_wasm::face::FaceFinder;
+use siamese_wasm::preprocess::{image_to_input, RgbImage};
 use std::path::Path;
 
 /// Anything that turns model inputs into L2-normalised embeddings, in batches.
@@ -51,6 +52,36 @@ pub fn embed_identities(ids: &[Identity], cfg: &Preprocess, model: &dyn Embedder
         out.push(Embedded { name: id.name.clone(), group: id.group.clone(), genuine, forged });
     }
     Ok(out)
+}
+
+/// Each picture replaced by the aligned crop of its largest face (`FaceFinder`); pictures
+/// where no face is found are dropped, and counted (the second value). The datasets are
+/// grayscale, so the crop's first plane is the picture (all three are equal).
+pub fn align_faces(mut ids: Vec<Identity>, finder: &FaceFinder) -> (Vec<Identity>, usize) {
+    let missed = std::sync::atomic::AtomicUsize::new(0);
+    for id in &mut ids {
+        let samples = std::mem::take(&mut id.samples);
+        id.samples = samples
+            .into_par_iter()
+            .filter_map(|mut s| {
+                let img = s.image.as_ref()?;
+                match finder.largest_face(&RgbImage::from_gray(img)) {
+                    Ok((_, crop)) => {
+                        s.image = Some(crop.planes[0].clone());
+                        Some(s)
+                    }
+                    Err(e) => {
+                        if std::env::var_os("SIAMESE_DEBUG_FACES").is_some() {
+                            eprintln!("{}: {e}", s.origin);
+                        }
+                        missed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        None
+                    }
+                }
+            })
+            .collect();
+    }
+    (ids, missed.into_inner())
 }
 
 /// Scores of genuine pairs (same identity), random impostors (genuine samples of two
@@ -146,6 +177,10 @@ pub struct Report {
     /// Online signatures with `--dynamics`: the motion (DTW) figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamics: Option<Box<DynamicsReport>>,
+    /// With `--detector` and `--landmarks`: pictures where no face was found (left out of
+    /// every figure above), of how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_face: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -218,15 +218,20 @@ pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<
 
 /// The model file: `g` at opset 13 with `meta` in `metadata_props`.
 pub(crate) fn encode_model(g: pb::GraphProto, flops: u64, meta: &ModelMetadata) -> Vec<u8> {
+    encode_model_props(g, flops, &meta.name, meta.to_props())
+}
+
+/// The model file: `g` at opset 13 with `props` as its `metadata_props`.
+pub(crate) fn encode_model_props(g: pb::GraphProto, flops: u64, name: &str, props: Vec<(String, String)>) -> Vec<u8> {
     let model = pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
         producer_name: "siamese-train".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         model_version: 1,
-        doc_string: format!("Siamese encoder '{}': {} FLOPs per embedding", meta.name, flops),
+        doc_string: format!("siamese-wasm model '{name}': {flops} FLOPs per run"),
         graph: Some(g),
-        metadata_props: meta.to_props().into_iter().map(|(key, value)| pb::StringStringEntryProto { key, value }).collect(),
+        metadata_props: props.into_iter().map(|(key, value)| pb::StringStringEntryProto { key, value }).collect(),
         ..Default::default()
     };
     model.encode_to_vec()

@@ -7,7 +7,9 @@ use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, sha
 use siamese_train::eval::{dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::data::Identity;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
-use siamese_train::faceapi::{recognition_onnx, WeightMap, RECOGNITION_SIZE};
+use siamese_train::eval::align_faces;
+use siamese_train::faceapi::{detector_onnx, landmarks_onnx, recognition_onnx, WeightMap, RECOGNITION_SIZE};
+use siamese_wasm::face::FaceFinder;
 use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::EncoderConfig;
@@ -137,11 +139,18 @@ enum Cmd {
         /// (DTW) figures and the library's joint appearance-and-motion rule.
         #[arg(long)]
         dynamics: bool,
+        /// Face pictures: find the largest face with this detector (and --landmarks) and
+        /// evaluate its aligned crop, as the library does.
+        #[arg(long, requires = "landmarks")]
+        detector: Option<PathBuf>,
+        #[arg(long, requires = "detector")]
+        landmarks: Option<PathBuf>,
     },
-    /// Convert face-api.js's pretrained face recogniser (the npm package
-    /// `@vladmandic/face-api`) to ONNX: OUT with int8 weights, and the float form with
-    /// --f32. The threshold is the EER point over the face preset's training identities
-    /// (AT&T + Yale B; the recogniser was trained on none of them).
+    /// Convert face-api.js's pretrained face networks (the npm package
+    /// `@vladmandic/face-api`) to ONNX with int8 weights: OUT/face-detector.onnx,
+    /// OUT/face-landmarks.onnx and OUT/face-recognition.onnx. The recogniser's threshold is
+    /// the EER point over the face preset's training identities (AT&T + Yale B, faces
+    /// detected and aligned; the networks were trained on none of them).
     ConvertFaceapi {
         /// The installed npm package.
         #[arg(long, default_value = "node_modules/@vladmandic/face-api")]
@@ -149,11 +158,17 @@ enum Cmd {
         /// Data root holding att_faces/ and yaleb/ (default ../shared/data).
         #[arg(long)]
         data: Option<PathBuf>,
-        #[arg(long)]
+        #[arg(long, default_value = "models")]
         out: PathBuf,
-        /// Also write the float form here.
+        /// Also write the float forms (X.f32.onnx).
         #[arg(long)]
-        f32: Option<PathBuf>,
+        f32: bool,
+        /// The detector's input side (a multiple of 32).
+        #[arg(long, default_value_t = 128)]
+        detector_size: usize,
+        /// The detector's score threshold.
+        #[arg(long, default_value_t = 0.5)]
+        detector_threshold: f32,
     },
 }
 
@@ -261,7 +276,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>, dynamics: bool) -> Result<()> {
+fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let enc = TractEncoder::from_bytes(&bytes, None)?;
     let cfg = enc.meta.preprocess;
@@ -282,7 +297,16 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
             Split::Val => split_by_identity(ids, val_fraction, seed).1,
             Split::Train => split_by_identity(ids, val_fraction, seed).0,
         };
-        eprintln!("{} identities, {} samples", ids.len(), ids.iter().map(|i| i.samples.len()).sum::<usize>());
+        let total = ids.iter().map(|i| i.samples.len()).sum::<usize>();
+        eprintln!("{} identities, {total} samples", ids.len());
+        let (ids, no_face) = match faces {
+            Some(f) => {
+                let (aligned, missed) = align_faces(ids, f);
+                eprintln!("no face found in {missed} of {total} pictures (left out)");
+                (aligned, Some((missed, total)))
+            }
+            None => (ids, None),
+        };
         let set = embed_identities(&ids, &cfg, &embedder)?;
         let mut r = match protocol {
             Protocol::Verify => {
@@ -311,6 +335,7 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
             }
         };
         r.identities = ids.len();
+        r.no_face = no_face;
         r
     };
     let text = serde_json::to_string_pretty(&report)?;
@@ -384,55 +409,90 @@ fn main() -> Result<()> {
             eprintln!("wrote {} ({} bytes)", out.display(), q.len());
             Ok(())
         }
-        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics } => cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics),
-        Cmd::ConvertFaceapi { package, data, out, f32 } => {
+        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, detector, landmarks } => {
+            let faces = match (detector, landmarks) {
+                (Some(d), Some(l)) => Some(FaceFinder::from_bytes(&std::fs::read(&d).with_context(|| format!("reading {}", d.display()))?, &std::fs::read(&l).with_context(|| format!("reading {}", l.display()))?)?),
+                _ => None,
+            };
+            cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, faces.as_ref())
+        }
+        Cmd::ConvertFaceapi { package, data, out, f32, detector_size, detector_threshold } => {
             let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data: the threshold is calibrated on the face training identities")?;
-            cmd_convert_faceapi(&package, &data, &out, f32.as_deref())
+            cmd_convert_faceapi(&package, &data, &out, f32, detector_size, detector_threshold)
         }
     }
 }
 
-fn cmd_convert_faceapi(package: &Path, data: &Path, out: &Path, f32_out: Option<&Path>) -> Result<()> {
+fn cmd_convert_faceapi(package: &Path, data: &Path, out: &Path, write_f32: bool, detector_size: usize, detector_threshold: f32) -> Result<()> {
     let pkg: serde_json::Value = serde_json::from_slice(&std::fs::read(package.join("package.json")).with_context(|| format!("{} is not the installed npm package (npm install)", package.display()))?)?;
     let version = pkg["version"].as_str().unwrap_or("unknown").to_string();
-    let weights = WeightMap::read(&package.join("model/face_recognition_model-weights_manifest.json"))?;
+    let manifest = |name: &str| WeightMap::read(&package.join(format!("model/{name}-weights_manifest.json")));
+    let origin = |net: &str| format!("face-api.js {net} with the weights of the npm package @vladmandic/face-api {version} (MIT), converted by siamese-train convert-faceapi");
+    let tag = format!("{}+faceapi-{version}", env!("CARGO_PKG_VERSION"));
+    std::fs::create_dir_all(out)?;
+    let write = |name: &str, int8: Vec<u8>, f32: Option<Vec<u8>>| -> Result<()> {
+        let path = out.join(format!("{name}.onnx"));
+        std::fs::write(&path, &int8)?;
+        eprintln!("wrote {} ({} bytes)", path.display(), int8.len());
+        if let Some(f) = f32 {
+            let path = out.join(format!("{name}.f32.onnx"));
+            std::fs::write(&path, &f)?;
+            eprintln!("wrote {} ({} bytes)", path.display(), f.len());
+        }
+        Ok(())
+    };
+    let det_w = manifest("tiny_face_detector_model")?;
+    let det_origin = origin("TinyFaceDetector");
+    let (detector, det_flops) = detector_onnx(&det_w, WeightFormat::Int8, detector_size, detector_threshold, &tag, &det_origin)?;
+    let det_f32 = if write_f32 { Some(detector_onnx(&det_w, WeightFormat::F32, detector_size, detector_threshold, &tag, &det_origin)?.0) } else { None };
+    let lm_w = manifest("face_landmark_68_tiny_model")?;
+    let lm_origin = origin("FaceLandmark68TinyNet");
+    let (landmarks, lm_flops) = landmarks_onnx(&lm_w, WeightFormat::Int8, &tag, &lm_origin)?;
+    let lm_f32 = if write_f32 { Some(landmarks_onnx(&lm_w, WeightFormat::F32, &tag, &lm_origin)?.0) } else { None };
+    eprintln!("detector {:.1} MFLOPs at {detector_size}x{detector_size}; landmarks {:.1} MFLOPs", det_flops as f64 / 1e6, lm_flops as f64 / 1e6);
+    let finder = FaceFinder::from_bytes(&detector, &landmarks)?;
+    write("face-detector", detector, det_f32)?;
+    write("face-landmarks", landmarks, lm_f32)?;
+
+    let weights = manifest("face_recognition_model")?;
     let face = preset(Preset::Face);
     let mut meta = ModelMetadata {
         name: "face-recognition".into(),
-        version: format!("{}+faceapi-{version}", env!("CARGO_PKG_VERSION")),
+        version: tag.clone(),
         preprocess: Preprocess::face_rgb(RECOGNITION_SIZE, RECOGNITION_SIZE),
         embedding_dim: 128,
         metric: Metric::Cosine,
         threshold: 0.0,
         training_data: String::new(),
     };
-    // Calibrate the shipped (int8) form on the face training identities, per dataset pairs pooled.
+    // Calibrate the shipped (int8) form on the face training identities' detected and
+    // aligned faces, pairs within each dataset pooled.
     let (int8, flops) = recognition_onnx(&weights, WeightFormat::Int8, &meta)?;
     let embedder = TractEmbedder(TractEncoder::from_bytes(&int8, None)?);
-    let (mut scores, mut n_train) = (vec![], 0);
+    let (mut scores, mut n_train, mut missed, mut seen) = (vec![], 0, 0, 0);
     for d in &face.datasets {
         let dir = data.join(d);
         let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir))?, &meta.preprocess);
         let (train_ids, _) = split_by_identity(ids, face.val_fraction, face.seed);
         n_train += train_ids.len();
-        scores.push((d.clone(), pair_scores(&embed_identities(&train_ids, &meta.preprocess, &embedder)?, face.seed)));
+        seen += train_ids.iter().map(|i| i.samples.len()).sum::<usize>();
+        let (aligned, m) = align_faces(train_ids, &finder);
+        missed += m;
+        scores.push((d.clone(), pair_scores(&embed_identities(&aligned, &meta.preprocess, &embedder)?, face.seed)));
     }
     let pooled = pooled(&scores);
     let cal = eer(&pooled.genuine, &pooled.random);
     meta.threshold = cal.threshold;
     meta.training_data = format!(
-        "face-api.js FaceRecognitionNet (after dlib's ResNet face recogniser) with the weights of the npm package @vladmandic/face-api {version} (MIT), converted by siamese-train convert-faceapi; threshold: EER point ({:.2}%) over {} training identities of {} (seed {}), none of them seen by the network",
+        "{}; faces detected and aligned by face-detector.onnx and face-landmarks.onnx; threshold: EER point ({:.2}%) over {} training identities of {} (seed {}; no face found in {missed} of {seen} pictures), none of them seen by the network",
+        origin("FaceRecognitionNet (after dlib's ResNet face recogniser)"),
         cal.eer * 100.0,
         n_train,
         face.datasets.join(", "),
         face.seed
     );
-    eprintln!("{:.1} MFLOPs per embedding; calibration EER {:.2}% at threshold {:.4}", flops as f64 / 1e6, cal.eer * 100.0, cal.threshold);
-    std::fs::write(out, recognition_onnx(&weights, WeightFormat::Int8, &meta)?.0)?;
-    eprintln!("wrote {} ({} bytes)", out.display(), std::fs::metadata(out)?.len());
-    if let Some(f) = f32_out {
-        std::fs::write(f, recognition_onnx(&weights, WeightFormat::F32, &meta)?.0)?;
-        eprintln!("wrote {} ({} bytes)", f.display(), std::fs::metadata(f)?.len());
-    }
+    eprintln!("recogniser {:.1} MFLOPs; no face in {missed} of {seen} training pictures; calibration EER {:.2}% at threshold {:.4}", flops as f64 / 1e6, cal.eer * 100.0, cal.threshold);
+    let f32 = if write_f32 { Some(recognition_onnx(&weights, WeightFormat::F32, &meta)?.0) } else { None };
+    write("face-recognition", recognition_onnx(&weights, WeightFormat::Int8, &meta)?.0, f32)?;
     Ok(())
 }
