@@ -28,7 +28,7 @@ else
 fi
 
 cp js/index.js js/index.d.ts pkg/
-cp models/signature.onnx models/face.onnx models/face-recognition.onnx pkg/models/
+cp models/signature.onnx models/face.onnx models/face-recognition.onnx models/face-detector.onnx models/face-landmarks.onnx pkg/models/
 cp README.md pkg/
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 cat > pkg/package.json <<JSON

@@ -5,4 +5,4 @@ export type {
 } from './siamese_wasm.js';
 
 /** URLs of the models shipped in this package: pass one to `Verifier.load`. */
-export declare const models: Readonly<{ signature: string; face: string; faceRecognition: string }>;
+export declare const models: Readonly<{ signature: string; face: string; faceRecognition: string; faceDetector: string; faceLandmarks: string }>;

@@ -23,14 +23,23 @@ export const models = Object.freeze({
   signature: new URL('./models/signature.onnx', import.meta.url).href,
   face: new URL('./models/face.onnx', import.meta.url).href,
   faceRecognition: new URL('./models/face-recognition.onnx', import.meta.url).href,
+  faceDetector: new URL('./models/face-detector.onnx', import.meta.url).href,
+  faceLandmarks: new URL('./models/face-landmarks.onnx', import.meta.url).href,
 });
 
 // Node's fetch() does not read file: URLs, and the package's models are files there: read
 // them from disk so `Verifier.load(models.signature)` works in Node too.
 if (inNode) {
   const load = Verifier.load.bind(Verifier);
-  Verifier.load = async (model, options) => {
+  const fromDisk = async (model) => {
     const url = model instanceof URL ? model : typeof model === 'string' && model.startsWith('file:') ? new URL(model) : null;
-    return load(url && url.protocol === 'file:' ? await readFile(url) : model, options);
+    return url && url.protocol === 'file:' ? readFile(url) : model;
+  };
+  Verifier.load = async (model, options) => {
+    const faces = options?.faces;
+    const opts = faces && typeof faces === 'object'
+      ? { ...options, faces: { detector: await fromDisk(faces.detector), landmarks: await fromDisk(faces.landmarks) } }
+      : options;
+    return load(await fromDisk(model), opts);
   };
 }

@@ -4,7 +4,8 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::metadata::ModelMetadata;
 use crate::metrics::l2_normalize;
-use crate::preprocess::{image_to_input, rgba_to_input, GrayImage};
+use crate::metadata::PreprocessMode;
+use crate::preprocess::{face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage};
 use crate::strokes::{strokes_to_input, Point};
 use std::sync::Arc;
 use tract_onnx::prelude::*;
@@ -93,6 +94,15 @@ impl Encoder {
 
     pub fn embed_rgba(&self, width: usize, height: usize, rgba: &[u8]) -> Result<Vec<f32>> {
         self.embed_input(&rgba_to_input(width, height, rgba, &self.meta.preprocess)?)
+    }
+
+    /// The embedding of a colour picture: in colour for a colour model, as luminance
+    /// otherwise.
+    pub fn embed_rgb(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        match self.meta.preprocess.mode {
+            PreprocessMode::FaceRgb => self.embed_input(&face_rgb_input(img, &self.meta.preprocess)?),
+            _ => self.embed_image(&img.to_gray()),
+        }
     }
 
     pub fn embed_strokes(&self, strokes: &[Vec<Point>]) -> Result<Vec<f32>> {

@@ -226,6 +226,12 @@ impl FaceFinder {
     }
 }
 
+/// Detect, align, embed: the embedding of the largest face in `img` and its box.
+pub fn embed_largest_face(encoder: &crate::encoder::Encoder, finder: &FaceFinder, img: &RgbImage) -> Result<(FaceBox, Vec<f32>)> {
+    let (face, crop) = finder.largest_face(img)?;
+    Ok((face, encoder.embed_rgb(&crop)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

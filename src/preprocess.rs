@@ -296,6 +296,20 @@ impl RgbImage {
         }
     }
 
+    /// Luminance, weighted as [`GrayImage::from_rgba`] does.
+    pub fn to_gray(&self) -> GrayImage {
+        let [r, g, b] = &self.planes;
+        let data = r.data.iter().zip(&g.data).zip(&b.data).map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b).collect();
+        GrayImage { width: self.width(), height: self.height(), data }
+    }
+
+    /// 8-bit RGBA (opaque), as a canvas's `ImageData` holds it.
+    pub fn to_rgba(&self) -> Vec<u8> {
+        let [r, g, b] = &self.planes;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        r.data.iter().zip(&g.data).zip(&b.data).flat_map(|((r, g), b)| [byte(*r), byte(*g), byte(*b), 255]).collect()
+    }
+
     /// The planes one after another: an NCHW tensor's data.
     pub fn into_planar(self) -> Vec<f32> {
         self.planes.into_iter().flat_map(|p| p.data).collect()

@@ -31,7 +31,12 @@ export interface LoadOptions {
   reset?: boolean;
   /** For a model without siamese metadata: how to feed it and read it. */
   metadata?: ModelMetadata;
+  /** Face models (bytes or URLs, e.g. `models.faceDetector`, `models.faceLandmarks`): every
+   *  picture is then embedded by its largest face, found and aligned (`no_face` if none). */
+  faces?: { detector: Uint8Array | ArrayBuffer | string | URL; landmarks: Uint8Array | ArrayBuffer | string | URL };
 }
+/** A face found by `detectFaces`, in picture pixels. */
+export interface FaceBox { x: number; y: number; width: number; height: number; score: number }
 export interface ModelMetadata {
   name: string;
   version: string;
@@ -60,6 +65,6 @@ export interface GalleryExport {
 export interface SiameseError extends Error {
   code: 'bad_model' | 'fetch_failed' | 'bad_shape' | 'empty_image' | 'no_ink' | 'not_finite' | 'bad_input'
       | 'bad_options' | 'unknown_id' | 'duplicate_id' | 'bad_import' | 'storage_full' | 'storage_error'
-      | 'model_mismatch';
+      | 'model_mismatch' | 'no_face';
 }
 "#;

@@ -12,6 +12,8 @@ use super::input::{read_embedding, read_sample, read_strokes, Sample};
 use crate::calibrate;
 use crate::dynamics::{self, is_timed, Trajectory};
 use crate::encoder::Encoder;
+use crate::face::{embed_largest_face, FaceBox, FaceFinder};
+use crate::preprocess::RgbImage;
 use crate::error::{ErrorCode, Result};
 use crate::export::{fingerprint, short, GalleryExport, ModelRef};
 use crate::gallery::{check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match};
@@ -87,6 +89,8 @@ fn gallery_of(model: &ModelRef, ids: Vec<Identity>) -> Result<Gallery> {
 
 struct Inner {
     encoder: Encoder,
+    /// With `options.faces`: pictures are embedded by their largest face, found and aligned.
+    faces: Option<FaceFinder>,
     threshold: Cell<f32>,
     /// The largest pen-motion distance accepted for online signatures.
     motion_threshold: Cell<f32>,
@@ -106,6 +110,8 @@ struct LoadOptions {
     on_progress: Option<Function>,
     reset: bool,
     metadata: Option<ModelMetadata>,
+    /// `options.faces`: the face detector and landmark models (bytes or URLs).
+    faces: Option<(JsValue, JsValue)>,
 }
 
 /// Where `options.db` says the gallery lives.
@@ -171,7 +177,17 @@ impl LoadOptions {
         } else {
             Some(serde_wasm_bindgen::from_value(m).map_err(|e| err(ErrorCode::BadOptions, format!("options.metadata: {e}")))?)
         };
-        Ok(LoadOptions { db, threshold, on_progress, reset: opt(o, "reset").is_truthy(), metadata })
+        let f = opt(o, "faces");
+        let faces = if is_absent(&f) {
+            None
+        } else {
+            let (d, l) = (opt(&f, "detector"), opt(&f, "landmarks"));
+            if !f.is_object() || is_absent(&d) || is_absent(&l) {
+                return Err(err(ErrorCode::BadOptions, "options.faces must be {detector, landmarks}: the face models' bytes or URLs"));
+            }
+            Some((d, l))
+        };
+        Ok(LoadOptions { db, threshold, on_progress, reset: opt(o, "reset").is_truthy(), metadata, faces })
     }
 
     fn progress(&self, phase: &str, loaded: f64, total: Option<f64>) {
@@ -365,9 +381,22 @@ impl Inner {
         self.encoder.meta.embedding_dim
     }
 
+    /// A picture's embedding: of its largest face (found and aligned) when the verifier
+    /// has face models, else of the whole picture.
+    fn embed_pixels(&self, width: usize, height: usize, rgba: &[u8]) -> Result<Vec<f32>> {
+        match &self.faces {
+            Some(f) => Ok(embed_largest_face(&self.encoder, f, &RgbImage::from_rgba(width, height, rgba)?)?.1),
+            None => self.encoder.embed_rgba(width, height, rgba),
+        }
+    }
+
+    fn face_finder(&self) -> Result<&FaceFinder> {
+        self.faces.as_ref().ok_or_else(|| err(ErrorCode::BadOptions, "this verifier has no face models: load it with options.faces = {detector, landmarks}"))
+    }
+
     fn embed_sample(&self, s: Sample) -> Result<Vec<f32>> {
         match s {
-            Sample::Pixels { width, height, rgba } => self.encoder.embed_rgba(width, height, &rgba),
+            Sample::Pixels { width, height, rgba } => self.embed_pixels(width, height, &rgba),
             Sample::Strokes(s) => self.encoder.embed_strokes(&s),
             Sample::Embedding(e) => Ok(e),
         }
@@ -402,20 +431,66 @@ impl Verifier {
         let bytes = model_bytes(&model, &opts).await?;
         opts.progress("compile", bytes.len() as f64, Some(bytes.len() as f64));
         let encoder = Encoder::from_bytes(&bytes, opts.metadata.clone())?;
+        let faces = match &opts.faces {
+            Some((d, l)) => Some(FaceFinder::from_bytes(&model_bytes(d, &opts).await?, &model_bytes(l, &opts).await?)?),
+            None => None,
+        };
         let model = ModelRef { fingerprint: fingerprint(&bytes), name: encoder.meta.name.clone(), embedding_dim: encoder.meta.embedding_dim, metric: encoder.meta.metric };
         drop(bytes);
         opts.progress("store", 0.0, None);
         let shared = open_shared(opts.db.resolve()?, &model, opts.reset).await?;
         let threshold = opts.threshold.unwrap_or(encoder.meta.threshold);
         opts.progress("ready", 1.0, Some(1.0));
-        Ok(Verifier { inner: Rc::new(Inner { encoder, threshold: Cell::new(threshold), motion_threshold: Cell::new(dynamics::THRESHOLD), shared }) })
+        Ok(Verifier { inner: Rc::new(Inner { encoder, faces, threshold: Cell::new(threshold), motion_threshold: Cell::new(dynamics::THRESHOLD), shared }) })
     }
 
-    /// The embedding of an image.
+    /// The embedding of an image (of its largest face, with face models).
     pub fn embed(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<Float32Array> {
         let (w, h, rgba) = super::input::read_image(&input).map_err(to_js)?;
-        let e = self.inner.encoder.embed_rgba(w, h, &rgba).map_err(to_js)?;
+        let e = self.inner.embed_pixels(w, h, &rgba).map_err(to_js)?;
         Ok(Float32Array::from(e.as_slice()))
+    }
+
+    /// The faces in an image, best score first: `[{x, y, width, height, score}]` in pixels.
+    #[wasm_bindgen(js_name = detectFaces, unchecked_return_type = "FaceBox[]")]
+    pub fn detect_faces(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<JsValue> {
+        let run = || -> Result<Vec<FaceBox>> {
+            let finder = self.inner.face_finder()?;
+            let (w, h, rgba) = super::input::read_image(&input)?;
+            finder.detect(&RgbImage::from_rgba(w, h, &rgba)?)
+        };
+        Ok(to_js_value(&run().map_err(to_js)?))
+    }
+
+    /// The crop of the face in `box` (a `detectFaces` result) that the recogniser sees:
+    /// `{width, height, data}` RGBA, ready for `new ImageData(data, width, height)`.
+    #[wasm_bindgen(js_name = alignFace, unchecked_return_type = "{width: number, height: number, data: Uint8ClampedArray}")]
+    pub fn align_face(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FaceBox")] face: JsValue,
+    ) -> JsResult<JsValue> {
+        let run = || -> Result<JsValue> {
+            let finder = self.inner.face_finder()?;
+            let face: FaceBox = serde_wasm_bindgen::from_value(face).map_err(|e| err(ErrorCode::BadInput, format!("the face box: {e}")))?;
+            if ![face.x, face.y, face.width, face.height].iter().all(|v| v.is_finite()) || face.width <= 0.0 || face.height <= 0.0 {
+                return Err(err(ErrorCode::BadInput, "the face box needs finite x, y and a positive width and height"));
+            }
+            let (w, h, rgba) = super::input::read_image(&input)?;
+            let crop = finder.align(&RgbImage::from_rgba(w, h, &rgba)?, &face)?;
+            let o = Object::new();
+            let _ = Reflect::set(&o, &"width".into(), &(crop.width() as u32).into());
+            let _ = Reflect::set(&o, &"height".into(), &(crop.height() as u32).into());
+            let _ = Reflect::set(&o, &"data".into(), &js_sys::Uint8ClampedArray::from(crop.to_rgba().as_slice()));
+            Ok(o.into())
+        };
+        run().map_err(to_js)
+    }
+
+    /// Whether pictures are embedded by their largest face (`options.faces` was given).
+    #[wasm_bindgen(getter, js_name = findsFaces)]
+    pub fn finds_faces(&self) -> bool {
+        self.inner.faces.is_some()
     }
 
     /// The embedding of an already preprocessed input: `channels * height * width` values

@@ -74,3 +74,56 @@ test('from the same face photographs, both pipelines give nearly the same descri
   assert.ok(worst >= 0.99, `cosine ${worst}`);
   assert.equal(SIZE, ours.metadata.preprocess.width);
 });
+
+const faceModels = { detector: models.faceDetector, landmarks: models.faceLandmarks };
+
+test('with face models, a picture without a face is refused with no_face and nothing is enrolled', async () => {
+  const v = await Verifier.load(models.faceRecognition, { faces: faceModels });
+  assert.equal(v.findsFaces, true);
+  const w = 200;
+  const h = 160;
+  const gray = { width: w, height: h, data: new Uint8ClampedArray(w * h * 4).fill(128) };
+  assert.deepEqual(v.detectFaces(gray), []);
+  assert.throws(() => v.embed(gray), (e) => e.code === 'no_face');
+  await assert.rejects(v.enroll('nobody', [gray]), (e) => e.code === 'no_face');
+  assert.deepEqual(await v.list(), []);
+  assert.throws(() => v.alignFace(gray, { x: 0, y: 0, width: 0, height: 10, score: 1 }), (e) => e.code === 'bad_input');
+  const plain = await Verifier.load(models.faceRecognition);
+  assert.equal(plain.findsFaces, false);
+  assert.throws(() => plain.detectFaces(gray), (e) => e.code === 'bad_options');
+  await assert.rejects(Verifier.load(models.faceRecognition, { faces: { detector: models.faceDetector } }), (e) => e.code === 'bad_options');
+  await assert.rejects(Verifier.load(models.faceRecognition, { faces: { detector: models.faceLandmarks, landmarks: models.faceDetector } }), (e) => e.code === 'bad_model');
+});
+
+test('faces found, aligned and verified in photographs; the pipeline agrees with face-api.js', { skip: !existsSync(att) && `${att} is absent` }, async () => {
+  const v = await Verifier.load(models.faceRecognition, { faces: faceModels });
+  const photo = (s, i) => readPgm(`${att}/s${s}/${i}.pgm`);
+  const boxes = v.detectFaces(photo(1, 1));
+  assert.ok(boxes.length >= 1, 'a face in an AT&T photograph');
+  const b = boxes[0];
+  assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 92 && b.y + b.height <= 112 && b.score > 0.5, JSON.stringify(b));
+  const crop = v.alignFace(photo(1, 1), b);
+  assert.ok(crop.width > 20 && crop.data.length === crop.width * crop.height * 4, `${crop.width}x${crop.height}`);
+  await v.enroll('s1', [photo(1, 1), photo(1, 2), photo(1, 3)]);
+  await v.enroll('s2', [photo(2, 1), photo(2, 2), photo(2, 3)]);
+  assert.equal((await v.verify('s1', photo(1, 5))).match, true);
+  assert.equal((await v.verify('s1', photo(2, 5))).match, false);
+  assert.equal((await v.identify(photo(2, 7), 1))[0].id, 's2');
+  // One of the two AT&T pictures where the tiny detector finds no face (models/README.md).
+  assert.throws(() => v.embed(photo(2, 6)), (e) => e.code === 'no_face');
+  // face-api.js's own pipeline: its tiny detector at our input side, its tiny landmark net,
+  // its descriptor of the dlib-aligned crop.
+  const { faceapi } = net;
+  let worst = 1;
+  for (const s of [1, 2, 3, 4]) {
+    const img = photo(s, 1);
+    const hwc = new Float32Array(img.width * img.height * 3);
+    for (let p = 0; p < img.width * img.height; p++) hwc.fill(img.data[p * 4], p * 3, p * 3 + 3);
+    const t = faceapi.tf.tensor3d(hwc, [img.height, img.width, 3], 'int32');
+    const r = await faceapi.detectSingleFace(t, new faceapi.TinyFaceDetectorOptions({ inputSize: DETECTOR_SIZE, scoreThreshold: 0.5 })).withFaceLandmarks(true).withFaceDescriptor();
+    t.dispose();
+    if (r) worst = Math.min(worst, cosine(v.embed(img), r.descriptor));
+  }
+  console.log(`AT&T photographs, detect + align + embed: worst cosine to face-api.js's pipeline ${worst.toFixed(4)}`);
+  assert.ok(worst >= 0.98, `cosine ${worst}`);
+});
