@@ -196,10 +196,12 @@ impl FaceFinder {
         Ok(out.chunks_exact(2).map(|p| [x0 + p[0] * side - (side - cw) / 2.0, y0 + p[1] * side - (side - ch) / 2.0]).collect())
     }
 
-    /// The crop the recogniser expects for the face in `face` (face-api.js's "dlib"
-    /// alignment, which its descriptors use): a square centred on the mean of the two eye
-    /// centres and the mouth centre (0.43 of its side above it), its side the mean
-    /// eye-to-mouth distance / 0.45, clipped to the picture.
+    /// The crop the recogniser expects for the face in `face`: face-api.js's "dlib" box (a
+    /// square around the mean of the two eye centres and the mouth centre, 0.43 of its side
+    /// above it, its side the mean eye-to-mouth distance / 0.45), turned so that the eyes
+    /// are level: a similarity transform, sampled bilinearly, black outside the picture.
+    /// face-api.js takes the box without turning it; turning it lowered the EER on the face
+    /// training identities (AT&T 1.21% -> 0.71%, Yale B 3.59% -> 2.68%; models/README.md).
     pub fn align(&self, img: &RgbImage, face: &FaceBox) -> Result<RgbImage> {
         let pts = self.landmarks(img, face)?;
         let centre = |r: std::ops::Range<usize>| {
@@ -207,12 +209,16 @@ impl FaceFinder {
             let (sx, sy) = pts[r].iter().fold((0.0, 0.0), |(a, b), p| (a + p[0], b + p[1]));
             [sx / n, sy / n]
         };
+        // Points 36-41 are the eye on the picture's left, 42-47 the other, 48-67 the mouth.
         let (left_eye, right_eye, mouth) = (centre(36..42), centre(42..48), centre(48..68));
         let dist = |p: [f32; 2]| ((mouth[0] - p[0]).powi(2) + (mouth[1] - p[1]).powi(2)).sqrt();
         let size = ((dist(left_eye) + dist(right_eye)) / 2.0 / 0.45).floor();
+        if !(size >= 1.0) {
+            return Err(Error::new(ErrorCode::NoFace, "the face's landmarks collapse to a point"));
+        }
         let (rx, ry) = ((left_eye[0] + right_eye[0] + mouth[0]) / 3.0, (left_eye[1] + right_eye[1] + mouth[1]) / 3.0);
-        let (x, y) = ((rx - 0.5 * size).max(0.0).floor(), (ry - 0.43 * size).max(0.0).floor());
-        img.crop(x, y, x + size, y + size)
+        let theta = (right_eye[1] - left_eye[1]).atan2(right_eye[0] - left_eye[0]);
+        Ok(img.sample_turned(rx, ry, theta, size as usize, 0.5, 0.43))
     }
 
     /// The aligned crop of the largest face in `img`, or `no_face`.

@@ -296,6 +296,33 @@ impl RgbImage {
         }
     }
 
+    /// A `side` x `side` picture sampled (bilinearly; black outside) from a square turned
+    /// by `theta` radians about (`cx`, `cy`), which sits at (`fx * side`, `fy * side`) in
+    /// the output.
+    pub fn sample_turned(&self, cx: f32, cy: f32, theta: f32, side: usize, fx: f32, fy: f32) -> RgbImage {
+        let (c, s) = (theta.cos(), theta.sin());
+        let n = side as f32;
+        RgbImage {
+            planes: self.planes.clone().map(|p| {
+                let at = |x: isize, y: isize| if x >= 0 && y >= 0 && (x as usize) < p.width && (y as usize) < p.height { p.get(x as usize, y as usize) } else { 0.0 };
+                let mut data = vec![0.0f32; side * side];
+                for v in 0..side {
+                    for u in 0..side {
+                        // Pixel centres: output (u + 0.5, v + 0.5) -> source, then to the
+                        // grid of source pixel centres.
+                        let (du, dv) = (u as f32 + 0.5 - fx * n, v as f32 + 0.5 - fy * n);
+                        let (sx, sy) = (cx + c * du - s * dv - 0.5, cy + s * du + c * dv - 0.5);
+                        let (x0, y0) = (sx.floor(), sy.floor());
+                        let (ax, ay) = (sx - x0, sy - y0);
+                        let (x0, y0) = (x0 as isize, y0 as isize);
+                        data[v * side + u] = (1.0 - ay) * ((1.0 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) + ay * ((1.0 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
+                    }
+                }
+                GrayImage { width: side, height: side, data }
+            }),
+        }
+    }
+
     /// Luminance, weighted as [`GrayImage::from_rgba`] does.
     pub fn to_gray(&self) -> GrayImage {
         let [r, g, b] = &self.planes;
@@ -443,6 +470,23 @@ mod tests {
         assert!(y[..16] == y[16..32] && y[16..32] == y[32..]);
         assert_eq!(rgba_to_input(2, 2, &[9; 16], &cfg).unwrap_err().code, ErrorCode::NoInk);
         assert_eq!(rgba_to_input(2, 2, &[9; 15], &cfg).unwrap_err().code, ErrorCode::BadShape);
+    }
+
+    #[test]
+    fn turned_sampling_rotates_about_the_given_point() {
+        // A 4x4 picture whose top row is white: turned by 90 degrees about its centre
+        // (the eyes' line now vertical), the white row becomes the left-hand column.
+        let mut data = vec![0.0f32; 16];
+        data[..4].fill(1.0);
+        let img = RgbImage::from_gray(&GrayImage::new(4, 4, data).unwrap());
+        let same = img.sample_turned(2.0, 2.0, 0.0, 4, 0.5, 0.5);
+        assert_eq!(same.planes[0].data, img.planes[0].data, "no turn is the identity");
+        let turned = img.sample_turned(2.0, 2.0, std::f32::consts::FRAC_PI_2, 4, 0.5, 0.5);
+        let col: Vec<f32> = (0..4).map(|y| turned.planes[0].get(0, y)).collect();
+        assert!(col.iter().all(|v| (v - 1.0).abs() < 1e-5), "{:?}", turned.planes[0].data);
+        assert!(turned.planes[0].get(3, 1).abs() < 1e-5);
+        // Outside the picture is black.
+        assert_eq!(img.sample_turned(100.0, 100.0, 0.0, 2, 0.5, 0.5).planes[1].data, vec![0.0; 4]);
     }
 
     #[test]

@@ -105,10 +105,12 @@ test('faces found, aligned and verified in photographs; the pipeline agrees with
   const crop = v.alignFace(photo(1, 1), b);
   assert.ok(crop.width > 20 && crop.data.length === crop.width * crop.height * 4, `${crop.width}x${crop.height}`);
   await v.enroll('s1', [photo(1, 1), photo(1, 2), photo(1, 3)]);
-  await v.enroll('s2', [photo(2, 1), photo(2, 2), photo(2, 3)]);
+  await v.enroll('s3', [photo(3, 1), photo(3, 2), photo(3, 3)]);
   assert.equal((await v.verify('s1', photo(1, 5))).match, true);
-  assert.equal((await v.verify('s1', photo(2, 5))).match, false);
-  assert.equal((await v.identify(photo(2, 7), 1))[0].id, 's2');
+  // (Not s2: subjects 1 and 2 are one of the few AT&T pairs the recogniser confuses at its
+  // threshold, about 1% of impostor pairs; models/README.md.)
+  assert.equal((await v.verify('s1', photo(3, 5))).match, false);
+  assert.equal((await v.identify(photo(3, 7), 1))[0].id, 's3');
   // One of the two AT&T pictures where the tiny detector finds no face (models/README.md).
   assert.throws(() => v.embed(photo(2, 6)), (e) => e.code === 'no_face');
   // face-api.js's own pipeline: its tiny detector at our input side, its tiny landmark net,
