@@ -223,3 +223,43 @@ export async function identify(system, reps) {
   for (let i = 0; i < reps; i++) await run();
   return (performance.now() - t0) / reps;
 }
+
+// ---- faces: detect + align + embed, against face-api.js on the same three networks ----
+const F = {};
+/**
+ * Loads our face pipeline and face-api.js (its own TF.js bundle, wasm backend) on one face
+ * photograph handed over by run.mjs (`rgba`: {width, height, data}).
+ */
+export async function setupFaces(rgba) {
+  F.img = new ImageData(new Uint8ClampedArray(rgba.data), rgba.width, rgba.height);
+  F.ours = await Verifier.load('/models/face-recognition.onnx', { db: false, faces: { detector: '/models/face-detector.onnx', landmarks: '/models/face-landmarks.onnx' } });
+  const faceapi = await import('/node_modules/@vladmandic/face-api/dist/face-api.esm.js');
+  faceapi.tf.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  await faceapi.tf.setBackend('wasm');
+  await faceapi.tf.ready();
+  const base = '/node_modules/@vladmandic/face-api/model/';
+  await faceapi.nets.tinyFaceDetector.loadFromUri(base);
+  await faceapi.nets.faceLandmark68TinyNet.loadFromUri(base);
+  await faceapi.nets.faceRecognitionNet.loadFromUri(base);
+  F.faceapi = faceapi;
+  F.canvas = new OffscreenCanvas(rgba.width, rgba.height);
+  F.canvas.getContext('2d').putImageData(F.img, 0, 0);
+  const theirs = await faceapiFace();
+  return { ours: F.ours.detectFaces(F.img).length, theirs: !!theirs, backend: faceapi.tf.getBackend(), threads: faceapi.tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') };
+}
+
+function faceapiFace() {
+  const { faceapi } = F;
+  const t = faceapi.tf.browser.fromPixels(F.img);
+  const r = faceapi.detectSingleFace(t, new faceapi.TinyFaceDetectorOptions({ inputSize: 128, scoreThreshold: 0.5 })).withFaceLandmarks(true).withFaceDescriptor();
+  return r.then((x) => { t.dispose(); return x; });
+}
+
+/** Mean ms per face, RGBA to descriptor: ours (`embed` with face models) or face-api.js. */
+export async function face(system, n) {
+  const run = system === 'ours' ? async () => F.ours.embed(F.img) : faceapiFace;
+  for (let i = 0; i < 3; i++) await run();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await run();
+  return (performance.now() - t0) / n;
+}

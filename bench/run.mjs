@@ -61,6 +61,27 @@ async function benchPage() {
   await context.close();
 }
 
+// ---- 2b: faces, detect + align + embed, against face-api.js (its own TF.js, wasm backend) ----
+{
+  // A real face is needed (a picture without one stops both pipelines at the detector): the
+  // first AT&T photograph of ../shared/data, when present; never committed.
+  const photo = '../shared/data/att_faces/s1/1.pgm';
+  let pgm = null;
+  try { pgm = await readFile(photo); } catch { log(`faces: ${photo} is absent, face row skipped`); }
+  if (pgm) {
+    const [, w, h] = pgm.toString('latin1', 0, 20).split(/\s+/).map(Number);
+    const px = pgm.subarray(pgm.length - w * h);
+    const data = Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : px[i >> 2]));
+    const { context, page } = await benchPage();
+    results.faceSetup = await page.evaluate((rgba) => B.setupFaces(rgba), { width: w, height: h, data });
+    const t = { ours: [], faceapi: [] };
+    for (let r = 0; r < rounds; r++) for (const s of r % 2 ? ['faceapi', 'ours'] : ['ours', 'faceapi']) t[s].push(await page.evaluate(([s, n]) => B.face(s, n), [s, quick ? 3 : 10]));
+    results.face = { ours: median(t.ours), faceapi: median(t.faceapi) };
+    log('faces done', JSON.stringify(results.faceSetup));
+    await context.close();
+  }
+}
+
 // ---- 3: cold start, each in a fresh browser context (empty caches) ----
 {
   const times = { ours: [], ort: [], oursAfterWasm: [] };
@@ -144,6 +165,10 @@ for (const m of MODELS) {
   rows.push([`${m}: RGBA to verify`, ms(e.ours_pixels), `${ms(e.ort_pixels)} (${forms[results.setup[m].ortE2E]} file)`, ratio(e.ours_pixels, e.ort_pixels)]);
   if (e.ours_strokes) rows.push([`${m}: strokes to verify`, ms(e.ours_strokes), ms(e.ort_strokes), ratio(e.ours_strokes, e.ort_strokes)]);
   if (results.native?.[m]) rows.push([`${m}: native tract (reference), per embedding`, `${ms(results.native[m].ms)} (${results.native[m].mflops} MFLOPs, ${(results.native[m].mflops / results.native[m].ms).toFixed(1)} GFLOP/s)`, '', '']);
+}
+if (results.face) {
+  const fs = results.faceSetup;
+  rows.push([`face: RGBA photograph to descriptor (detect + align + embed; third column: face-api.js ${JSON.parse(await readFile('node_modules/@vladmandic/face-api/package.json', 'utf8')).version}, TF.js wasm backend${fs.threads ? '' : ', one thread'}, same three networks)`, ms(results.face.ours), ms(results.face.faceapi), ratio(results.face.ours, results.face.faceapi)]);
 }
 const c = results.coldStart;
 rows.push(['cold start: fetch wasm + model to first embedding', ms(c.ours), ms(c.ort), ratio(c.ours, c.ort)]);
