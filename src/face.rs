@@ -156,18 +156,21 @@ impl FaceFinder {
 
     /// Faces in `img`, best score first, boxes in picture pixels clipped to it. The picture
     /// is padded at its end to a square and resized to the detector's input, as
-    /// face-api.js does; and once more inside a black border half its size wide, because
-    /// the tiny detector misses faces that fill the whole picture (a face crop, a close
-    /// webcam). Both runs' boxes go through one non-maximum suppression.
+    /// face-api.js does; and twice more inside a black border a quarter and a half of its
+    /// side wide, because the tiny detector misses faces that fill the whole picture (a
+    /// face crop, a close webcam). All runs' boxes go through one non-maximum suppression.
+    /// (On the face training identities, the border runs cut the pictures without a face
+    /// found from 1319 to 584 of 1563.)
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceBox>> {
         let FaceModel::Detector { input_size, anchors, iou_threshold, score_threshold } = &self.detector.model else { unreachable!() };
         let mut found = vec![];
-        for border in [0, img.width().max(img.height()) / 2] {
+        let side = img.width().max(img.height());
+        for border in [0, side / 4, side / 2] {
             let framed = img.with_border(border);
-            let side = framed.width().max(framed.height()) as f32;
+            let s = framed.width().max(framed.height()) as f32;
             let out = self.detector.run(framed.to_square(*input_size, false).into_planar(), *input_size)?;
             let b = border as f32;
-            found.extend(decode_boxes(&out, anchors, *score_threshold).into_iter().map(|f| FaceBox { x: f.x * side - b, y: f.y * side - b, width: f.width * side, height: f.height * side, score: f.score }));
+            found.extend(decode_boxes(&out, anchors, *score_threshold).into_iter().map(|f| FaceBox { x: f.x * s - b, y: f.y * s - b, width: f.width * s, height: f.height * s, score: f.score }));
         }
         let (w, h) = (img.width() as f32, img.height() as f32);
         let faces = non_max_suppression(found, *iou_threshold)

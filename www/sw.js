@@ -1,11 +1,12 @@
 // Offline support: every file the demo needs is cached at install; requests go to the
 // network first (so an online visit is always fresh) and fall back to the cache offline.
-const CACHE = 'siamese-demo-v1';
+const CACHE = 'siamese-demo-v2';
 const FILES = [
   './', 'index.html', 'style.css', 'app.js', 'worker.js',
   '/vendor/signature_pad.js',
   '/pkg/index.js', '/pkg/siamese_wasm.js', '/pkg/siamese_wasm_bg.wasm',
-  '/pkg/models/signature.onnx', '/pkg/models/face.onnx',
+  '/pkg/models/signature.onnx', '/pkg/models/face-recognition.onnx',
+  '/pkg/models/face-detector.onnx', '/pkg/models/face-landmarks.onnx',
 ];
 
 self.addEventListener('install', (e) => {

@@ -1,6 +1,7 @@
 // The encoder lives here, off the page's thread: model load (download, compile) and every
 // embedding run in this worker, so the page stays responsive. One Verifier per model, each
-// with its own IndexedDB database.
+// with its own IndexedDB database. Faces use face-api.js's pretrained networks, converted
+// (models/README.md): every picture is embedded by its largest face, found and aligned.
 //
 // The package is imported dynamically, after `onmessage` is set: a module worker whose
 // top-level code awaits (the package instantiates its wasm on import) would drop the
@@ -12,14 +13,17 @@ const DB = { signature: 'siamese-demo-signature', face: 'siamese-demo-face' };
 async function load(kind) {
   const { Verifier, models } = await lib;
   const onProgress = (p) => postMessage({ type: 'progress', kind, ...p });
+  const [model, extra] = kind === 'face'
+    ? [models.faceRecognition, { faces: { detector: models.faceDetector, landmarks: models.faceLandmarks } }]
+    : [models[kind], {}];
   try {
-    return await Verifier.load(models[kind], { db: DB[kind], onProgress });
+    return await Verifier.load(model, { db: DB[kind], onProgress, ...extra });
   } catch (e) {
     if (e.code !== 'model_mismatch') throw e;
     // The shipped model changed since these enrolments were made: they cannot be compared
     // with the new one, so start over (and say so).
     postMessage({ type: 'notice', kind, message: `Enrolments made with an older ${kind} model were cleared; please enrol again.` });
-    return Verifier.load(models[kind], { db: DB[kind], onProgress, reset: true });
+    return Verifier.load(model, { db: DB[kind], onProgress, reset: true, ...extra });
   }
 }
 

@@ -106,7 +106,8 @@ test('face: enrol and verify through the upload path', async (t) => {
     await page.click('#face-add');
   }
   await page.click('#face-enrol');
-  await page.waitForFunction(() => document.querySelector('#face-result').innerText.includes('Enrolled'));
+  await page.waitForFunction(() => /Enrolled|error/.test(document.querySelector('#face-result').innerHTML));
+  assert.match(await text('#face-result'), /Enrolled/);
   await upload('s1', 7);
   await page.click('#face-verify');
   await page.waitForSelector('#face-result .row');
@@ -117,4 +118,23 @@ test('face: enrol and verify through the upload path', async (t) => {
   await upload(subjects[0], 1);
   await page.click('#face-identify');
   await page.waitForSelector('#face-result .row');
+});
+
+test('face: a picture without a face is refused and nothing is enrolled', async () => {
+  await page.click('#tab-face');
+  const gray = await page.evaluate(() => {
+    const c = Object.assign(document.createElement('canvas'), { width: 120, height: 150 });
+    const g = c.getContext('2d');
+    g.fillStyle = '#888';
+    g.fillRect(0, 0, 120, 150);
+    return c.toDataURL('image/png');
+  });
+  await page.setInputFiles('#face-file', { name: 'wall.png', mimeType: 'image/png', buffer: Buffer.from(gray.split(',')[1], 'base64') });
+  await page.fill('#face-name', 'Nobody');
+  await page.click('#face-add');
+  await page.click('#face-enrol');
+  await page.waitForFunction(() => /no face/i.test(document.querySelector('#face-result').innerText));
+  const r = await text('#face-result');
+  assert.match(r, /no_face|no face/i, r);
+  assert.doesNotMatch(await text('#gallery-list'), /Nobody/);
 });
