@@ -149,8 +149,9 @@ impl FaceFinder {
     pub fn from_bytes(detector: &[u8], landmarks: &[u8]) -> Result<Self> {
         let (d, l) = (Net::from_bytes(detector, "detector")?, Net::from_bytes(landmarks, "landmark")?);
         match (&d.model, &l.model) {
-            (FaceModel::Detector { .. }, FaceModel::Landmarks { .. }) => Ok(FaceFinder { detector: d, landmarks: l }),
-            _ => Err(Error::new(ErrorCode::BadModel, "expected a face detector and a face landmark model, in that order")),
+            // The alignment reads the eyes and mouth by their indices in the 68-point scheme.
+            (FaceModel::Detector { .. }, FaceModel::Landmarks { points: 68, .. }) => Ok(FaceFinder { detector: d, landmarks: l }),
+            _ => Err(Error::new(ErrorCode::BadModel, "expected a face detector and a 68-point face landmark model, in that order")),
         }
     }
 
@@ -195,8 +196,10 @@ impl FaceFinder {
         if out.len() != 2 * points {
             return Err(Error::new(ErrorCode::BadModel, format!("the landmark model gave {} values for {points} points", out.len())));
         }
-        // Relative to the centred square: undo the padding, then place in the picture.
-        Ok(out.chunks_exact(2).map(|p| [x0 + p[0] * side - (side - cw) / 2.0, y0 + p[1] * side - (side - ch) / 2.0]).collect())
+        // Relative to the centred square: undo the padding (`to_square` puts the odd pixel
+        // after), then place in the picture.
+        let (px, py) = (((side - cw) / 2.0).floor(), ((side - ch) / 2.0).floor());
+        Ok(out.chunks_exact(2).map(|p| [x0 + p[0] * side - px, y0 + p[1] * side - py]).collect())
     }
 
     /// The crop the recogniser expects for the face in `face`: face-api.js's "dlib" box (a
