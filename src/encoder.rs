@@ -21,8 +21,29 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
-fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
+pub(crate) fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::BadModel, format!("{what}: {e}"))
+}
+
+/// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW).
+/// `what` names the graph in the error.
+pub(crate) fn runnable(proto: &tract_onnx::pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+    tract_onnx::onnx()
+        .model_for_proto_model(proto)
+        .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| bad_model(&format!("{what} cannot be run"), format!("{e:#}")))
+}
+
+/// Runs `plan` on `input` (`shape`, NCHW); its first output, flat. `what` names the graph.
+pub(crate) fn run_plan(plan: &Arc<TypedRunnableModel>, shape: [usize; 4], input: Vec<f32>, what: &str) -> Result<Vec<f32>> {
+    let tensor = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), input)
+        .map_err(|e| Error::new(ErrorCode::BadShape, e.to_string()))?
+        .into_tensor();
+    let out = plan.run(tvec!(tensor.into())).map_err(|e| bad_model(&format!("{what} inference failed"), e))?;
+    let view = out[0].to_plain_array_view::<f32>().map_err(|e| bad_model(&format!("{what} output is not f32"), e))?;
+    Ok(view.iter().copied().collect())
 }
 
 /// Reads our metadata from ONNX bytes without building the graph.
@@ -45,12 +66,7 @@ impl Encoder {
             Error::new(ErrorCode::BadOptions, "the model carries no siamese metadata: pass the preprocessing, embedding size, metric and threshold explicitly")
         })?;
         let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
-        let plan = onnx
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, c, h, w]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| bad_model("the ONNX graph cannot be run", format!("{e:#}")))?;
+        let plan = runnable(&proto, [1, c, h, w], "the ONNX graph")?;
         let enc = Encoder { plan, meta };
         // Catch a graph whose output disagrees with its metadata now, not at first use.
         let out = enc.run(vec![0.0; c * h * w])?;
@@ -62,12 +78,7 @@ impl Encoder {
 
     fn run(&self, input: Vec<f32>) -> Result<Vec<f32>> {
         let p = &self.meta.preprocess;
-        let tensor = tract_ndarray::Array4::from_shape_vec((1, p.channels(), p.height, p.width), input)
-            .map_err(|e| Error::new(ErrorCode::BadShape, e.to_string()))?
-            .into_tensor();
-        let out = self.plan.run(tvec!(tensor.into())).map_err(|e| bad_model("inference failed", e))?;
-        let view = out[0].to_plain_array_view::<f32>().map_err(|e| bad_model("output is not f32", e))?;
-        Ok(view.iter().copied().collect())
+        run_plan(&self.plan, [1, p.channels(), p.height, p.width], input, "the model")
     }
 
     /// Embedding of an already preprocessed input (`channels * height * width` values,

@@ -6,6 +6,7 @@
 //! `FaceLandmark68NetBase.postProcess`, `FaceLandmarks.align`), so that the recogniser sees
 //! the crops it was made for.
 
+use crate::encoder::{bad_model, run_plan, runnable};
 use crate::error::{Error, ErrorCode, Result};
 use crate::preprocess::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -51,22 +52,19 @@ impl FaceBox {
     }
 }
 
-fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::BadModel, format!("{what}: {e}"))
-}
-
 struct Net {
     plan: Arc<TypedRunnableModel>,
     model: FaceModel,
+    /// "detector" or "landmark", for messages.
+    what: &'static str,
 }
 
 impl Net {
-    fn from_bytes(bytes: &[u8], what: &str) -> Result<Self> {
+    fn from_bytes(bytes: &[u8], what: &'static str) -> Result<Self> {
         if bytes.is_empty() {
             return Err(Error::new(ErrorCode::BadModel, format!("the face {what} model is empty (0 bytes)")));
         }
-        let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
+        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
         let json = proto.metadata_props.iter().find(|p| p.key == FACE_MODEL_KEY).map(|p| p.value.clone());
         let model: FaceModel = json
             .and_then(|j| serde_json::from_str(&j).ok())
@@ -74,20 +72,12 @@ impl Net {
         let side = match &model {
             FaceModel::Detector { input_size, .. } | FaceModel::Landmarks { input_size, .. } => *input_size,
         };
-        let plan = onnx
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, side, side]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| bad_model(&format!("the face {what} graph cannot be run"), format!("{e:#}")))?;
-        Ok(Net { plan, model })
+        let plan = runnable(&proto, [1, 3, side, side], &format!("the face {what} graph"))?;
+        Ok(Net { plan, model, what })
     }
 
     fn run(&self, input: Vec<f32>, side: usize) -> Result<Vec<f32>> {
-        let tensor = tract_ndarray::Array4::from_shape_vec((1, 3, side, side), input).map_err(|e| Error::new(ErrorCode::BadShape, e.to_string()))?.into_tensor();
-        let out = self.plan.run(tvec!(tensor.into())).map_err(|e| bad_model("face model inference failed", e))?;
-        let view = out[0].to_plain_array_view::<f32>().map_err(|e| bad_model("face model output is not f32", e))?;
-        Ok(view.iter().copied().collect())
+        run_plan(&self.plan, [1, 3, side, side], input, &format!("the face {} model", self.what))
     }
 }
 
@@ -167,9 +157,11 @@ impl FaceFinder {
         let mut found = vec![];
         let side = img.width().max(img.height());
         for border in [0, side / 4, side / 2] {
-            let framed = img.with_border(border);
-            let s = framed.width().max(framed.height()) as f32;
-            let out = self.detector.run(framed.to_square(*input_size, false).into_planar(), *input_size)?;
+            // The picture at (border, border) on a black square border wider on each side,
+            // padded at its end to a square first.
+            let framed = img.on_black(side + 2 * border, border, border);
+            let s = (side + 2 * border) as f32;
+            let out = self.detector.run(framed.resized(*input_size).into_planar(), *input_size)?;
             let b = border as f32;
             found.extend(decode_boxes(&out, anchors, *score_threshold).into_iter().map(|f| FaceBox { x: f.x * s - b, y: f.y * s - b, width: f.width * s, height: f.height * s, score: f.score }));
         }
@@ -219,7 +211,7 @@ impl FaceFinder {
         let (left_eye, right_eye, mouth) = (centre(36..42), centre(42..48), centre(48..68));
         let dist = |p: [f32; 2]| ((mouth[0] - p[0]).powi(2) + (mouth[1] - p[1]).powi(2)).sqrt();
         let size = ((dist(left_eye) + dist(right_eye)) / 2.0 / 0.45).floor();
-        if !(size >= 1.0) {
+        if size.is_nan() || size < 1.0 {
             return Err(Error::new(ErrorCode::NoFace, "the face's landmarks collapse to a point"));
         }
         let (rx, ry) = ((left_eye[0] + right_eye[0] + mouth[0]) / 3.0, (left_eye[1] + right_eye[1] + mouth[1]) / 3.0);

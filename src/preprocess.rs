@@ -4,6 +4,17 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::metadata::{Preprocess, PreprocessMode};
 
+/// `rgba` is a `width x height` 8-bit RGBA picture, or the error says why not.
+fn check_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::new(ErrorCode::EmptyImage, format!("image is {width}x{height}")));
+    }
+    if rgba.len() != width * height * 4 {
+        return Err(Error::new(ErrorCode::BadShape, format!("{} bytes for a {width}x{height} RGBA image (expected {})", rgba.len(), width * height * 4)));
+    }
+    Ok(())
+}
+
 /// A grayscale picture, luminance in [0, 1] (1 = white), row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrayImage {
@@ -29,12 +40,7 @@ impl GrayImage {
     /// From 8-bit RGBA (canvas `ImageData` layout); transparent pixels are composited over
     /// white, as a page shows an empty canvas.
     pub fn from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<Self> {
-        if width == 0 || height == 0 {
-            return Err(Error::new(ErrorCode::EmptyImage, format!("image is {width}x{height}")));
-        }
-        if rgba.len() != width * height * 4 {
-            return Err(Error::new(ErrorCode::BadShape, format!("{} bytes for a {width}x{height} RGBA image (expected {})", rgba.len(), width * height * 4)));
-        }
+        check_rgba(width, height, rgba)?;
         let data = rgba
             .chunks_exact(4)
             .map(|p| {
@@ -207,15 +213,22 @@ pub fn face_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
 
 /// Zero mean, unit variance; a uniform picture has nothing to encode.
 pub fn standardize(v: &mut [f32]) -> Result<()> {
-    let n = v.len() as f32;
-    let mean = v.iter().sum::<f32>() / n;
-    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
-    if var.sqrt() < 1e-3 {
-        return Err(Error::new(ErrorCode::NoInk, "the picture is uniform: nothing to encode"));
-    }
-    let inv = 1.0 / var.sqrt();
+    let (mean, sd) = spread(v)?;
+    let inv = 1.0 / sd;
     v.iter_mut().for_each(|x| *x = (*x - mean) * inv);
     Ok(())
+}
+
+/// Mean and standard deviation of a picture's values; a uniform picture has nothing to
+/// encode (`no_ink`).
+fn spread(v: &[f32]) -> Result<(f32, f32)> {
+    let n = v.len() as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n).sqrt();
+    if sd < 1e-3 {
+        return Err(Error::new(ErrorCode::NoInk, "the picture is uniform: nothing to encode"));
+    }
+    Ok((mean, sd))
 }
 
 /// A colour picture as three planes (red, green, blue), each in [0, 1].
@@ -227,7 +240,7 @@ pub struct RgbImage {
 impl RgbImage {
     /// From 8-bit RGBA; transparent pixels are composited over white, as for [`GrayImage`].
     pub fn from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<Self> {
-        GrayImage::from_rgba(width, height, rgba)?; // the same checks and codes
+        check_rgba(width, height, rgba)?;
         let plane = |c: usize| {
             let data = rgba.chunks_exact(4).map(|p| {
                 let a = p[3] as f32 / 255.0;
@@ -261,7 +274,7 @@ impl RgbImage {
         if b <= a || d <= c {
             return Err(Error::new(ErrorCode::EmptyImage, format!("the region ({x0}, {y0})-({x1}, {y1}) is outside the {}x{} picture", self.width(), self.height())));
         }
-        Ok(RgbImage { planes: self.planes.clone().map(|p| p.crop(a, c, b, d)) })
+        Ok(RgbImage { planes: self.planes.each_ref().map(|p| p.crop(a, c, b, d)) })
     }
 
     /// Padded with black to a square (centred, the odd pixel after, as face-api.js's
@@ -270,30 +283,26 @@ impl RgbImage {
         let (w, h) = (self.width(), self.height());
         let big = w.max(h);
         let (ox, oy) = if centred { ((big - w) / 2, (big - h) / 2) } else { (0, 0) };
+        self.on_black(big, ox, oy).resized(side)
+    }
+
+    /// The picture placed at (`ox`, `oy`) on a black `side` x `side` square.
+    pub fn on_black(&self, side: usize, ox: usize, oy: usize) -> RgbImage {
+        let (w, h) = (self.width(), self.height());
         RgbImage {
-            planes: self.planes.clone().map(|plane| {
-                let mut square = vec![0.0f32; big * big];
+            planes: self.planes.each_ref().map(|plane| {
+                let mut square = vec![0.0f32; side * side];
                 for y in 0..h {
-                    square[(oy + y) * big + ox..(oy + y) * big + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
+                    square[(oy + y) * side + ox..(oy + y) * side + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
                 }
-                GrayImage { width: big, height: big, data: square }.resize(side, side)
+                GrayImage { width: side, height: side, data: square }
             }),
         }
     }
 
-    /// The picture inside a black border `b` pixels wide.
-    pub fn with_border(&self, b: usize) -> RgbImage {
-        let (w, h) = (self.width(), self.height());
-        let (bw, bh) = (w + 2 * b, h + 2 * b);
-        RgbImage {
-            planes: self.planes.clone().map(|plane| {
-                let mut data = vec![0.0f32; bw * bh];
-                for y in 0..h {
-                    data[(y + b) * bw + b..(y + b) * bw + b + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
-                }
-                GrayImage { width: bw, height: bh, data }
-            }),
-        }
+    /// Each plane resized to `side` x `side`.
+    pub fn resized(&self, side: usize) -> RgbImage {
+        RgbImage { planes: self.planes.each_ref().map(|p| p.resize(side, side)) }
     }
 
     /// A `side` x `side` picture sampled (bilinearly; black outside) from a square turned
@@ -303,7 +312,7 @@ impl RgbImage {
         let (c, s) = (theta.cos(), theta.sin());
         let n = side as f32;
         RgbImage {
-            planes: self.planes.clone().map(|p| {
+            planes: self.planes.each_ref().map(|p| {
                 let at = |x: isize, y: isize| if x >= 0 && y >= 0 && (x as usize) < p.width && (y as usize) < p.height { p.get(x as usize, y as usize) } else { 0.0 };
                 let mut data = vec![0.0f32; side * side];
                 for v in 0..side {
@@ -348,11 +357,7 @@ impl RgbImage {
 /// folded into its first convolution by the converter.
 pub fn face_rgb_input(img: &RgbImage, cfg: &Preprocess) -> Result<Vec<f32>> {
     let out = img.to_square(cfg.width, true).into_planar();
-    let n = out.len() as f32;
-    let mean = out.iter().sum::<f32>() / n;
-    if (out.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt() < 1e-3 {
-        return Err(Error::new(ErrorCode::NoInk, "the picture is uniform: nothing to encode"));
-    }
+    spread(&out)?;
     Ok(out)
 }
 

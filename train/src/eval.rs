@@ -67,7 +67,8 @@ pub fn align_faces(mut ids: Vec<Identity>, finder: &FaceFinder) -> (Vec<Identity
                 let img = s.image.as_ref()?;
                 match finder.largest_face(&RgbImage::from_gray(img)) {
                     Ok((_, crop)) => {
-                        s.image = Some(crop.planes[0].clone());
+                        let [first, ..] = crop.planes;
+                        s.image = Some(first);
                         Some(s)
                     }
                     Err(e) => {

@@ -72,6 +72,7 @@ pub(crate) const FLOAT: i32 = 1;
 pub(crate) const UINT8: i32 = 2;
 pub(crate) const INT8: i32 = 3;
 pub(crate) const INT32: i32 = 6;
+pub(crate) const INT64: i32 = 7;
 
 /// Reads back a float model written by [`to_onnx`] with [`WeightFormat::F32`]: its folded
 /// weights and its metadata (so an integer form can be made from a shipped model).

@@ -8,7 +8,7 @@
 //! the shards. The recogniser is a ResNet-34-like network after dlib's
 //! `dlib_face_recognition_resnet_model_v1`: 150x150 RGB crops to 128-d descriptors.
 
-use crate::export::{add_weight, attr_int, attr_ints, encode_model, encode_model_props, f32_tensor, node, value_info, WeightFormat};
+use crate::export::{add_weight, attr_int, attr_ints, encode_model, encode_model_props, f32_tensor, node, value_info, WeightFormat, INT64};
 use siamese_wasm::face::{FaceModel, FACE_MODEL_KEY};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
@@ -250,7 +250,7 @@ impl<'a> Builder<'a> {
     fn pad_end(&mut self, x: &Feature, channels: usize, spatial: usize, name: &str) -> Feature {
         let pads = format!("{name}.pads");
         let v = [0, 0, 0, 0, 0, channels as i64, spatial as i64, spatial as i64];
-        self.g.initializer.push(pb::TensorProto { name: pads.clone(), dims: vec![8], data_type: 7, int64_data: v.to_vec(), ..Default::default() });
+        self.g.initializer.push(pb::TensorProto { name: pads.clone(), dims: vec![8], data_type: INT64, int64_data: v.to_vec(), ..Default::default() });
         self.g.node.push(node("Pad", name, &[&x.name, &pads], &[name], vec![]));
         Feature { name: name.into(), channels: x.channels + channels, side: x.side + spatial }
     }
