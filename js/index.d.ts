@@ -4,5 +4,9 @@ export type {
   IdentifyResult, Calibration, GalleryExport, SiameseError,
 } from './siamese_wasm.js';
 
-/** URLs of the models shipped in this package: pass one to `Verifier.load`. */
-export declare const models: Readonly<{ signature: string; face: string; faceRecognition: string; faceDetector: string; faceLandmarks: string }>;
+/**
+ * URLs of the models shipped in this package: pass one to `Verifier.load`. `face` (face-api.js's
+ * recogniser, converted) loads with the shipped face detector and landmark models unless
+ * `options.faces` says otherwise; `faceTrained` is this repository's small whole-picture face encoder.
+ */
+export declare const models: Readonly<{ signature: string; face: string; faceTrained: string; faceDetector: string; faceLandmarks: string }>;

@@ -18,28 +18,35 @@ if (inNode) {
 
 export const { Verifier, similarity, calibrate } = wasm;
 
-/** URLs of the models shipped in this package: pass one to `Verifier.load`. */
+/**
+ * URLs of the models shipped in this package: pass one to `Verifier.load`. `face` is
+ * face-api.js's pretrained recogniser (converted), which works on found, aligned faces:
+ * `Verifier.load(models.face)` brings the shipped detector and landmark models with it.
+ * `faceTrained` is the small face encoder trained by this repository on whole pictures.
+ */
 export const models = Object.freeze({
   signature: new URL('./models/signature.onnx', import.meta.url).href,
-  face: new URL('./models/face.onnx', import.meta.url).href,
-  faceRecognition: new URL('./models/face-recognition.onnx', import.meta.url).href,
+  face: new URL('./models/face-recognition.onnx', import.meta.url).href,
+  faceTrained: new URL('./models/face.onnx', import.meta.url).href,
   faceDetector: new URL('./models/face-detector.onnx', import.meta.url).href,
   faceLandmarks: new URL('./models/face-landmarks.onnx', import.meta.url).href,
 });
 
 // Node's fetch() does not read file: URLs, and the package's models are files there: read
 // them from disk so `Verifier.load(models.signature)` works in Node too.
-if (inNode) {
-  const load = Verifier.load.bind(Verifier);
-  const fromDisk = async (model) => {
-    const url = model instanceof URL ? model : typeof model === 'string' && model.startsWith('file:') ? new URL(model) : null;
-    return url && url.protocol === 'file:' ? readFile(url) : model;
-  };
-  Verifier.load = async (model, options) => {
-    const faces = options?.faces;
-    const opts = faces && typeof faces === 'object'
-      ? { ...options, faces: { detector: await fromDisk(faces.detector), landmarks: await fromDisk(faces.landmarks) } }
-      : options;
-    return load(await fromDisk(model), opts);
-  };
-}
+const fromDisk = async (model) => {
+  if (!inNode) return model;
+  const url = model instanceof URL ? model : typeof model === 'string' && model.startsWith('file:') ? new URL(model) : null;
+  return url && url.protocol === 'file:' ? readFile(url) : model;
+};
+
+const load = Verifier.load.bind(Verifier);
+Verifier.load = async (model, options) => {
+  let faces = options?.faces;
+  // The default face model needs its face finder; `faces: false` asks for whole pictures.
+  if (faces === undefined && model === models.face) faces = { detector: models.faceDetector, landmarks: models.faceLandmarks };
+  const opts = faces && typeof faces === 'object'
+    ? { ...options, faces: { detector: await fromDisk(faces.detector), landmarks: await fromDisk(faces.landmarks) } }
+    : options;
+  return load(await fromDisk(model), opts);
+};

@@ -1,6 +1,6 @@
 // The demo page: UI only. Models and embeddings live in worker.js; pen strokes go there
 // as strokes (so they are rendered exactly as the trainer rendered pen data), camera and
-// uploaded pictures as ImageData cropped to the on-screen guide.
+// uploaded pictures as ImageData, whose largest face the worker finds and aligns.
 import SignaturePad from '/vendor/signature_pad.js';
 
 const $ = (id) => document.getElementById(id);
@@ -154,47 +154,88 @@ flow('signature', {
   verifyBtn: $('sig-verify'), identifyBtn: $('sig-identify'), resultBox: $('sig-result'),
 });
 
-// ---- face: webcam or upload, cropped to the guide ----
-const still = $('face-still');
-let haveStill = false;
-function drawCrop(source, sw, sh, crop) {
+// ---- face: webcam (with a live box over the face) or upload ----
+// A picture goes to the worker whole (at most MAX_SIDE pixels on a side); the worker finds
+// its largest face and aligns it, and the preview shows that aligned crop: what is compared.
+const MAX_SIDE = 640;
+// The live box needs no detail: the detector looks at 128 x 128 pixels.
+const LIVE_SIDE = 320;
+const video = $('video'), overlay = $('face-overlay'), still = $('face-still');
+let facePicture = null;
+
+function pixels(source, w, h, maxSide) {
+  const s = Math.min(1, maxSide / Math.max(w, h));
+  const c = Object.assign(document.createElement('canvas'), { width: Math.round(w * s), height: Math.round(h * s) });
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(source, 0, 0, c.width, c.height);
+  return g.getImageData(0, 0, c.width, c.height);
+}
+// Keeps a picture as the face sample if a face is found in it, and shows its aligned crop.
+async function keepPicture(picture) {
+  facePicture = null;
   const g = still.getContext('2d');
   g.fillStyle = '#000';
   g.fillRect(0, 0, still.width, still.height);
-  g.drawImage(source, crop.x, crop.y, crop.w, crop.h, 0, 0, still.width, still.height);
-  haveStill = true;
+  const { crop } = await call('face', 'align', picture);
+  const c = Object.assign(document.createElement('canvas'), { width: crop.width, height: crop.height });
+  c.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(crop.data), crop.width, crop.height), 0, 0);
+  g.drawImage(c, 0, 0, still.width, still.height);
+  facePicture = picture;
+  $('face-result').replaceChildren(el('p', { textContent: 'Face found: the crop on the right is what will be compared.' }));
 }
-// The largest centred box of the guide's aspect ratio (150 x 190) inside an image.
-function centred(sw, sh, fill = 1) {
-  const aspect = still.width / still.height;
-  let w = sw * fill, h = w / aspect;
-  if (h > sh * fill) { h = sh * fill; w = h * aspect; }
-  return { x: (sw - w) / 2, y: (sh - h) / 2, w, h };
+
+// The live box: one detection in flight at a time, drawn in video pixels on a canvas laid
+// over the video with the same fit and mirroring (style.css), so it sits on the face.
+let tracking = false;
+function drawFaces(faces, scale) {
+  overlay.width = video.videoWidth;
+  overlay.height = video.videoHeight;
+  const g = overlay.getContext('2d');
+  g.clearRect(0, 0, overlay.width, overlay.height);
+  const largest = faces.reduce((a, b) => (!a || b.width * b.height >= a.width * a.height ? b : a), null);
+  for (const f of faces) {
+    g.lineWidth = Math.max(2, overlay.width / 160);
+    g.strokeStyle = f === largest ? '#2da44e' : 'rgba(255, 255, 255, 0.8)';
+    g.strokeRect(f.x / scale, f.y / scale, f.width / scale, f.height / scale);
+  }
+  overlay.dataset.faces = String(faces.length);
+  const say = faces.length ? `${faces.length === 1 ? 'a face' : `${faces.length} faces`} in view (green: the one that is used)` : 'no face in view';
+  if ($('face-live').textContent !== say) $('face-live').textContent = say;
+}
+async function track() {
+  while (tracking) {
+    if (!$('panel-face').hidden && video.readyState >= 2) {
+      const frame = pixels(video, video.videoWidth, video.videoHeight, LIVE_SIDE);
+      const faces = await call('face', 'detect', frame).catch(() => []);
+      if (tracking) drawFaces(faces, frame.width / video.videoWidth);
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+  }
 }
 $('cam-start').addEventListener('click', guard($('face-result'), async () => {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480, facingMode: 'user' } });
-  $('video').srcObject = stream;
-  await $('video').play();
+  video.srcObject = stream;
+  await video.play();
   $('cam-snap').disabled = false;
+  if (!tracking) {
+    tracking = true;
+    track();
+  }
 }));
-$('cam-snap').addEventListener('click', () => {
-  const v = $('video');
-  // The guide is 150 x 190 CSS pixels in a 320 x 240 box showing the video "cover"-fitted.
-  const s = Math.max(320 / v.videoWidth, 240 / v.videoHeight);
-  const w = 150 / s, h = 190 / s;
-  drawCrop(v, v.videoWidth, v.videoHeight, { x: (v.videoWidth - w) / 2, y: (v.videoHeight - h) / 2, w, h });
-});
+$('cam-snap').addEventListener('click', guard($('face-result'), async () => {
+  await keepPicture(pixels(video, video.videoWidth, video.videoHeight, MAX_SIDE));
+}));
 $('face-file').addEventListener('change', guard($('face-result'), async (e) => {
   const file = e.target.files[0];
+  e.target.value = '';
   if (!file) return;
   const bmp = await createImageBitmap(file);
-  drawCrop(bmp, bmp.width, bmp.height, centred(bmp.width, bmp.height));
-  e.target.value = '';
+  await keepPicture(pixels(bmp, bmp.width, bmp.height, MAX_SIDE));
 }));
 flow('face', {
   getSample: async () => {
-    if (!haveStill) throw Object.assign(new Error('take a picture or upload a photo first'), { code: 'no_picture' });
-    return still.getContext('2d').getImageData(0, 0, still.width, still.height);
+    if (!facePicture) throw Object.assign(new Error('take a picture or upload a photo with a face first'), { code: 'no_picture' });
+    return facePicture;
   },
   nameInput: $('face-name'), addBtn: $('face-add'), countEl: $('face-count'), enrolBtn: $('face-enrol'),
   verifyBtn: $('face-verify'), identifyBtn: $('face-identify'), resultBox: $('face-result'),

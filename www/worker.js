@@ -13,17 +13,16 @@ const DB = { signature: 'siamese-demo-signature', face: 'siamese-demo-face' };
 async function load(kind) {
   const { Verifier, models } = await lib;
   const onProgress = (p) => postMessage({ type: 'progress', kind, ...p });
-  const [model, extra] = kind === 'face'
-    ? [models.faceRecognition, { faces: { detector: models.faceDetector, landmarks: models.faceLandmarks } }]
-    : [models[kind], {}];
+  // models.face brings the shipped face detector and landmark models with it.
+  const model = models[kind];
   try {
-    return await Verifier.load(model, { db: DB[kind], onProgress, ...extra });
+    return await Verifier.load(model, { db: DB[kind], onProgress });
   } catch (e) {
     if (e.code !== 'model_mismatch') throw e;
     // The shipped model changed since these enrolments were made: they cannot be compared
     // with the new one, so start over (and say so).
     postMessage({ type: 'notice', kind, message: `Enrolments made with an older ${kind} model were cleared; please enrol again.` });
-    return Verifier.load(model, { db: DB[kind], onProgress, reset: true, ...extra });
+    return Verifier.load(model, { db: DB[kind], onProgress, reset: true });
   }
 }
 
@@ -37,6 +36,15 @@ const ops = {
   list: (v) => v.list(),
   remove: (v, id) => v.remove(id),
   clear: (v) => v.clear(),
+  // The live box over the webcam, and the aligned crop of the face a picture will be
+  // compared by (the largest one, as embed chooses it).
+  detect: (v, image) => v.detectFaces(image),
+  align: (v, image) => {
+    const faces = v.detectFaces(image);
+    if (!faces.length) throw Object.assign(new Error('no face found in the picture'), { code: 'no_face' });
+    const largest = faces.reduce((a, b) => (b.width * b.height >= a.width * a.height ? b : a));
+    return { box: largest, crop: v.alignFace(image, largest) };
+  },
   exportGallery: (v) => v.exportGallery(),
   importGallery: (v, data) => v.importGallery(data, { replace: true }),
 };

@@ -32,8 +32,10 @@ export interface LoadOptions {
   /** For a model without siamese metadata: how to feed it and read it. */
   metadata?: ModelMetadata;
   /** Face models (bytes or URLs, e.g. `models.faceDetector`, `models.faceLandmarks`): every
-   *  picture is then embedded by its largest face, found and aligned (`no_face` if none). */
-  faces?: { detector: Uint8Array | ArrayBuffer | string | URL; landmarks: Uint8Array | ArrayBuffer | string | URL };
+   *  picture is then embedded by its largest face, found and aligned (`no_face` if none).
+   *  `false` (or null): whole pictures. The package's `models.face` gets the shipped face
+   *  models when this is left out. */
+  faces?: { detector: Uint8Array | ArrayBuffer | string | URL; landmarks: Uint8Array | ArrayBuffer | string | URL } | false | null;
 }
 /** A face found by `detectFaces`, in picture pixels. */
 export interface FaceBox { x: number; y: number; width: number; height: number; score: number }

@@ -178,12 +178,14 @@ impl LoadOptions {
             Some(serde_wasm_bindgen::from_value(m).map_err(|e| err(ErrorCode::BadOptions, format!("options.metadata: {e}")))?)
         };
         let f = opt(o, "faces");
-        let faces = if is_absent(&f) {
+        // false or null: whole pictures (the package's entry gives models.face its face
+        // models unless told so).
+        let faces = if is_absent(&f) || f.is_null() || f.as_bool() == Some(false) {
             None
         } else {
             let (d, l) = (opt(&f, "detector"), opt(&f, "landmarks"));
             if !f.is_object() || is_absent(&d) || is_absent(&l) {
-                return Err(err(ErrorCode::BadOptions, "options.faces must be {detector, landmarks}: the face models' bytes or URLs"));
+                return Err(err(ErrorCode::BadOptions, "options.faces must be {detector, landmarks} (the face models' bytes or URLs), or false"));
             }
             Some((d, l))
         };

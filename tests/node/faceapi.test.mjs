@@ -25,7 +25,7 @@ test('the fixture of face-api.js outputs is what face-api.js computes', async ()
 });
 
 test('the shipped int8 recogniser agrees with face-api.js on the same input', async () => {
-  const ours = await Verifier.load(models.faceRecognition);
+  const ours = await Verifier.load(models.face, { faces: false });
   assert.equal(ours.metadata.preprocess.mode, 'face_rgb');
   let worst = 1;
   for (let k = 0; k < SYNTHETIC; k++) {
@@ -60,7 +60,7 @@ const att = `${root}../shared/data/att_faces`;
 test('from the same face photographs, both pipelines give nearly the same descriptor', { skip: !existsSync(att) && `${att} is absent` }, async () => {
   // Whole pipelines: face-api.js pads to a square and resizes bilinearly in TF.js; ours pads
   // the same way and resizes with an antialiasing filter in Rust. So not identical inputs.
-  const ours = await Verifier.load(models.faceRecognition);
+  const ours = await Verifier.load(models.face, { faces: false });
   const subjects = readdirSync(att).filter((d) => /^s\d+$/.test(d)).sort().slice(0, 4);
   let worst = 1;
   for (const s of subjects) {
@@ -78,7 +78,7 @@ test('from the same face photographs, both pipelines give nearly the same descri
 const faceModels = { detector: models.faceDetector, landmarks: models.faceLandmarks };
 
 test('with face models, a picture without a face is refused with no_face and nothing is enrolled', async () => {
-  const v = await Verifier.load(models.faceRecognition, { faces: faceModels });
+  const v = await Verifier.load(models.face, { faces: faceModels });
   assert.equal(v.findsFaces, true);
   const w = 200;
   const h = 160;
@@ -88,15 +88,18 @@ test('with face models, a picture without a face is refused with no_face and not
   await assert.rejects(v.enroll('nobody', [gray]), (e) => e.code === 'no_face');
   assert.deepEqual(await v.list(), []);
   assert.throws(() => v.alignFace(gray, { x: 0, y: 0, width: 0, height: 10, score: 1 }), (e) => e.code === 'bad_input');
-  const plain = await Verifier.load(models.faceRecognition);
+  const plain = await Verifier.load(models.face, { faces: false });
   assert.equal(plain.findsFaces, false);
+  // The package's default face model brings its face finder unless told otherwise.
+  assert.equal((await Verifier.load(models.face)).findsFaces, true);
+  assert.equal((await Verifier.load(models.face, { faces: null })).findsFaces, false);
   assert.throws(() => plain.detectFaces(gray), (e) => e.code === 'bad_options');
-  await assert.rejects(Verifier.load(models.faceRecognition, { faces: { detector: models.faceDetector } }), (e) => e.code === 'bad_options');
-  await assert.rejects(Verifier.load(models.faceRecognition, { faces: { detector: models.faceLandmarks, landmarks: models.faceDetector } }), (e) => e.code === 'bad_model');
+  await assert.rejects(Verifier.load(models.face, { faces: { detector: models.faceDetector } }), (e) => e.code === 'bad_options');
+  await assert.rejects(Verifier.load(models.face, { faces: { detector: models.faceLandmarks, landmarks: models.faceDetector } }), (e) => e.code === 'bad_model');
 });
 
 test('faces found, aligned and verified in photographs; the pipeline agrees with face-api.js', { skip: !existsSync(att) && `${att} is absent` }, async () => {
-  const v = await Verifier.load(models.faceRecognition, { faces: faceModels });
+  const v = await Verifier.load(models.face, { faces: faceModels });
   const photo = (s, i) => readPgm(`${att}/s${s}/${i}.pgm`);
   const boxes = v.detectFaces(photo(1, 1));
   assert.ok(boxes.length >= 1, 'a face in an AT&T photograph');

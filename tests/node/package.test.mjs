@@ -29,5 +29,9 @@ test('embed, similarity and an in-memory gallery in Node', async () => {
   assert.throws(() => v.embed({ width: 0, height: 5, data: new Uint8Array(0) }), (e) => e.code === 'empty_image');
   const c = calibrate([0.9, 0.8], [0.1, 0.2]);
   assert.ok(c.eer === 0 && c.threshold > 0.2 && c.threshold <= Math.fround(0.8), JSON.stringify(c));
-  await assert.rejects(Verifier.load(models.face, { db: 'x' }), (e) => e.code === 'storage_error');
+  await assert.rejects(Verifier.load(models.faceTrained, { db: 'x' }), (e) => e.code === 'storage_error');
+  // The trained face encoder takes whole pictures: no face finder comes with it.
+  const trained = await Verifier.load(models.faceTrained);
+  assert.equal(trained.metadata.preprocess.mode, 'face');
+  assert.equal(trained.findsFaces, false);
 });
