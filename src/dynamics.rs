@@ -30,8 +30,8 @@ const MIN_POINTS: usize = 2;
 /// decimated, which bounds the DTW cost (quadratic in length).
 const MAX_POINTS: usize = 4000;
 
-/// How much each feature counts in the point-to-point distance, and how far the
-/// alignment may stray from the diagonal.
+/// How much each feature counts in the point-to-point distance, how far the alignment may
+/// stray from the diagonal, and how much a difference in writing time counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub position: f32,
@@ -39,9 +39,13 @@ pub struct Params {
     pub pressure: f32,
     /// Sakoe-Chiba band half-width as a fraction of the longer trajectory.
     pub band: f32,
+    /// Weight of the tempo term, `|ln(duration_a / duration_b)|`, added to the per-point
+    /// distance. The features are normalised per signature (speed included), so without
+    /// it a forgery written at half the speed costs only the warping; forgers are slow.
+    pub tempo: f32,
 }
 
-pub const DEFAULT_PARAMS: Params = Params { position: 1.0, velocity: 3.0, pressure: 1.0, band: 0.25 };
+pub const DEFAULT_PARAMS: Params = Params { position: 1.0, velocity: 3.0, pressure: 1.0, band: 0.25, tempo: 0.75 };
 
 /// The largest [`template_distance`] that still counts as the same writer's motion: the
 /// skilled-forgery equal-error point of pairwise DTW distances over all 40 SVC2004
@@ -49,12 +53,15 @@ pub const DEFAULT_PARAMS: Params = Params { position: 1.0, velocity: 3.0, pressu
 /// `skilled_eer_threshold`; see models/README.md). DTW learns nothing from data: this one
 /// number is all that is fitted. The weights in [`DEFAULT_PARAMS`] were chosen on the 30
 /// training writers.
-pub const THRESHOLD: f32 = 1.114;
+pub const THRESHOLD: f32 = 1.229;
 
 /// A signature's trajectory, ready to compare: [`FEATURES`] values per point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
     pub points: Vec<[f32; FEATURES]>,
+    /// Pen-down writing time in [`STEP_MS`] steps (resampled points before any
+    /// decimation): pen lifts do not count.
+    pub duration: f32,
 }
 
 /// Resamples one pen-down stroke to [`STEP_MS`] by linear interpolation in time. Without
@@ -98,6 +105,7 @@ impl Trajectory {
             starts.push(xy.len());
             xy.extend(resample(s));
         }
+        let duration = xy.len() as f32;
         if xy.iter().any(|(x, y, _)| !x.is_finite() || !y.is_finite()) {
             return Err(Error::new(ErrorCode::NotFinite, "strokes contain a point that is not a finite number"));
         }
@@ -147,7 +155,7 @@ impl Trajectory {
         let vrms = (vel.iter().map(|(a, b)| a * a + b * b).sum::<f32>() / n).sqrt();
         let vscale = if vrms > 0.0 { 1.0 / vrms } else { 0.0 };
         let points = pos.iter().zip(&vel).zip(&pressure).map(|((&(x, y), &(dx, dy)), &p)| [x, y, dx * vscale, dy * vscale, p]).collect();
-        Ok(Trajectory { points })
+        Ok(Trajectory { points, duration })
     }
 
     pub fn len(&self) -> usize {
@@ -165,10 +173,10 @@ fn cost(a: &[f32; FEATURES], b: &[f32; FEATURES], w: &[f32; FEATURES]) -> f32 {
 
 /// DTW distance between two trajectories: the least total point-to-point distance over
 /// monotone alignments of the two, divided by the alignment's length so that long and
-/// short signatures are on one scale. The alignment may stretch either trajectory (the
-/// same signature written slower or faster) but is kept within a band around the
-/// diagonal (Sakoe-Chiba, a quarter of the longer length), so that it cannot match the
-/// start of one signature with the end of the other.
+/// short signatures are on one scale, plus the tempo term (`Params::tempo`). The
+/// alignment may stretch either trajectory (the same signature written slower or faster)
+/// but is kept within a band around the diagonal (Sakoe-Chiba, a quarter of the longer
+/// length), so that it cannot match the start of one signature with the end of the other.
 pub fn dtw(a: &Trajectory, b: &Trajectory) -> f32 {
     dtw_with(a, b, &DEFAULT_PARAMS)
 }
@@ -210,7 +218,7 @@ pub fn dtw_with(a: &Trajectory, b: &Trajectory, params: &Params) -> f32 {
     if steps == 0 {
         f32::INFINITY
     } else {
-        total / steps as f32
+        total / steps as f32 + params.tempo * (a.duration / b.duration).ln().abs()
     }
 }
 
@@ -256,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn the_same_shape_drawn_slower_is_close_and_drawn_backwards_is_far() {
+    fn the_same_shape_drawn_slower_is_close_in_shape_and_pays_for_its_tempo() {
         let a = Trajectory::from_strokes(&[timed(&circle(100, 1.0, 0.0), 10.0)]).unwrap();
         // Same path, 1.5x slower in time: resampling gives 150 points along it.
         let slow = Trajectory::from_strokes(&[timed(&circle(100, 1.0, 0.0), 15.0)]).unwrap();
@@ -264,17 +272,23 @@ mod tests {
         let mut back = circle(100, 1.0, 0.0);
         back.reverse();
         let backwards = Trajectory::from_strokes(&[timed(&back, 10.0)]).unwrap();
-        let (d_slow, d_back) = (dtw(&a, &slow), dtw(&a, &backwards));
+        let shape = Params { tempo: 0.0, ..DEFAULT_PARAMS };
+        let (d_slow, d_back) = (dtw_with(&a, &slow, &shape), dtw_with(&a, &backwards, &shape));
         assert!(d_slow < 0.35, "{d_slow}");
         assert!(d_back > 3.0 * d_slow, "slow {d_slow} backwards {d_back}");
+        // The writing time counts too: the slow one pays |ln(1.5)| times the tempo weight.
+        assert!((slow.duration / a.duration - 1.5).abs() < 0.02, "{} / {}", slow.duration, a.duration);
+        let tempo = DEFAULT_PARAMS.tempo * (slow.duration / a.duration).ln();
+        assert!((dtw(&a, &slow) - d_slow - tempo).abs() < 1e-5);
+        assert_eq!(dtw(&a, &backwards), d_back, "same writing time: no tempo term");
     }
 
     #[test]
     fn dtw_matches_a_brute_force_on_small_sequences() {
         // With the band covering everything, DTW is the textbook full-matrix recursion:
         // the path of least total cost (ties broken the same way), divided by its length.
-        let a = Trajectory { points: (0..6).map(|i| [i as f32, 0.0, 0.0, 0.0, 0.0]).collect() };
-        let b = Trajectory { points: [0.0, 0.0, 2.0, 5.0, 5.0].iter().map(|&v| [v, 1.0, 0.0, 0.0, 0.0]).collect() };
+        let a = Trajectory { points: (0..6).map(|i| [i as f32, 0.0, 0.0, 0.0, 0.0]).collect(), duration: 6.0 };
+        let b = Trajectory { points: [0.0, 0.0, 2.0, 5.0, 5.0].iter().map(|&v| [v, 1.0, 0.0, 0.0, 0.0]).collect(), duration: 5.0 };
         let (n, m) = (a.len(), b.len());
         let mut d = vec![vec![(f32::INFINITY, 0u32); m + 1]; n + 1];
         d[0][0] = (0.0, 0);
@@ -291,8 +305,13 @@ mod tests {
             }
         }
         let want = d[n][m].0 / d[n][m].1 as f32;
-        let all = Params { position: 1.0, velocity: 1.0, pressure: 1.0, band: 1.0 };
+        let all = Params { position: 1.0, velocity: 1.0, pressure: 1.0, band: 1.0, tempo: 0.0 };
         assert!((dtw_with(&a, &b, &all) - want).abs() < 1e-6, "{} vs {want}", dtw_with(&a, &b, &all));
+        // The tempo term adds |ln(6 / 5)| times its weight, in either order.
+        let timed = Params { tempo: 0.5, ..all };
+        let tempo = 0.5 * (6.0f32 / 5.0).ln();
+        assert!((dtw_with(&a, &b, &timed) - (want + tempo)).abs() < 1e-6);
+        assert!((dtw_with(&b, &a, &timed) - dtw_with(&b, &a, &all) - tempo).abs() < 1e-6);
     }
 
     #[test]
@@ -301,6 +320,8 @@ mod tests {
         let line = |n: usize, y: f32| timed(&(0..n).map(|i| (i as f32, y)).collect::<Vec<_>>(), 10.0);
         let t = Trajectory::from_strokes(&[line(5002, 0.0), line(3000, 500.0)]).unwrap();
         assert_eq!(t.len(), 8002usize.div_ceil(3));
+        // The writing time is counted before decimation.
+        assert_eq!(t.duration, 8002.0);
         // The second stroke starts at point 5002; its first kept point is 5004, kept as
         // point 1668: no speed there (the lift), steady speed on either side.
         assert_eq!((t.points[1668][2], t.points[1668][3]), (0.0, 0.0));

@@ -138,9 +138,9 @@ fn online_signature_motion_check_holds_its_card_figures() {
     eprintln!("all writers: skilled EER point {:.4} (shipped {motion})", r.skilled_eer_threshold);
     assert!((r.skilled_eer_threshold - motion).abs() <= 0.01, "the skilled EER point moved to {}", r.skilled_eer_threshold);
     let r = report(&split_by_identity(all, VAL_FRACTION, SEED).1);
-    check("svc2004 motion", "skilled-forgery EER", r.dtw.eer_skilled.unwrap(), 0.1136, true);
-    check("svc2004 motion", "random-impostor EER", r.dtw.eer_random.unwrap(), 0.0074, true);
-    check("svc2004 joint", "skilled forgeries accepted", r.joint_far_skilled, 0.0410, true);
+    check("svc2004 motion", "skilled-forgery EER", r.dtw.eer_skilled.unwrap(), 0.0879, true);
+    check("svc2004 motion", "random-impostor EER", r.dtw.eer_random.unwrap(), 0.0095, true);
+    check("svc2004 joint", "skilled forgeries accepted", r.joint_far_skilled, 0.0415, true);
     check("svc2004 joint", "random impostors accepted", r.joint_far_random, 0.0, true);
-    check("svc2004 joint", "genuine rejected", r.joint_frr, 0.2189, true);
+    check("svc2004 joint", "genuine rejected", r.joint_frr, 0.1774, true);
 }
