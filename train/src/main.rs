@@ -75,6 +75,13 @@ enum Cmd {
         /// Print the resolved config and stop.
         #[arg(long)]
         print_config: bool,
+        /// Face pictures: train and validate on the aligned crop of each picture's largest
+        /// face, found by this detector (and --landmarks), as the library embeds them when
+        /// loaded with `options.faces`; pictures without a face found are left out.
+        #[arg(long, requires = "landmarks")]
+        detector: Option<PathBuf>,
+        #[arg(long, requires = "detector")]
+        landmarks: Option<PathBuf>,
     },
     /// Write a PNG grid of model inputs (rows: identities; plain, then augmented), to see
     /// what the encoder sees.
@@ -231,8 +238,27 @@ fn qlinear_form(f32_bytes: &[u8], train_ids: &[Identity], preprocess: &Preproces
     Ok(to_qlinear_onnx(&net, &ranges, &meta))
 }
 
-fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
-    let (train_ids, val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+/// The face finder of `--detector` and `--landmarks`, when given.
+fn face_finder(detector: Option<PathBuf>, landmarks: Option<PathBuf>) -> Result<Option<FaceFinder>> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    Ok(match (detector, landmarks) {
+        (Some(d), Some(l)) => Some(FaceFinder::from_bytes(&read(&d)?, &read(&l)?)?),
+        _ => None,
+    })
+}
+
+fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinder>) -> Result<()> {
+    let (mut train_ids, mut val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+    if let Some(finder) = faces {
+        let missed;
+        (train_ids, missed) = align_faces(train_ids, finder);
+        eprintln!("faces aligned: none found in {missed} training pictures (left out)");
+        for set in &mut val {
+            let missed;
+            (*set, missed) = align_faces(std::mem::take(set), finder);
+            eprintln!("faces aligned: none found in {missed} validation pictures (left out)");
+        }
+    }
     let stem = out.with_extension("");
     // Logs go to runs/ (not committed: figures derived from the data stay out of the repo).
     std::fs::create_dir_all("runs")?;
@@ -252,9 +278,10 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path) -> Result<()> {
         metric: Metric::Cosine,
         threshold: cal.threshold,
         training_data: format!(
-            "{} training identities from {} (identity-disjoint split: {:.0}% of each set's identities held out, seed {}); {:?} loss; best epoch {} of {}",
+            "{} training identities from {}{} (identity-disjoint split: {:.0}% of each set's identities held out, seed {}); {:?} loss; best epoch {} of {}",
             n_train,
             cfg.datasets.join(", "),
+            if faces.is_some() { ", faces found and aligned" } else { "" },
             cfg.val_fraction * 100.0,
             cfg.seed,
             cfg.loss.kind,
@@ -349,7 +376,7 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Train { preset: p, config, data, out, epochs, steps, loss, seed, print_config } => {
+        Cmd::Train { preset: p, config, data, out, epochs, steps, loss, seed, print_config, detector, landmarks } => {
             let mut cfg = match (config, p) {
                 (Some(path), _) => serde_json::from_str(&std::fs::read_to_string(&path)?).with_context(|| format!("parsing {}", path.display()))?,
                 (None, Some(p)) => preset(p),
@@ -372,7 +399,7 @@ fn main() -> Result<()> {
                 return Ok(());
             }
             let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
-            cmd_train(cfg, &data, &out)
+            cmd_train(cfg, &data, &out, face_finder(detector, landmarks)?.as_ref())
         }
         Cmd::Preview { preset: p, data, out, identities, strokes } => {
             let cfg = preset(p).preprocess;
@@ -410,10 +437,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, detector, landmarks } => {
-            let faces = match (detector, landmarks) {
-                (Some(d), Some(l)) => Some(FaceFinder::from_bytes(&std::fs::read(&d).with_context(|| format!("reading {}", d.display()))?, &std::fs::read(&l).with_context(|| format!("reading {}", l.display()))?)?),
-                _ => None,
-            };
+            let faces = face_finder(detector, landmarks)?;
             cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, faces.as_ref())
         }
         Cmd::ConvertFaceapi { package, data, out, f32, detector_size, detector_threshold } => {
