@@ -72,7 +72,7 @@ impl Net {
         let side = match &model {
             FaceModel::Detector { input_size, .. } | FaceModel::Landmarks { input_size, .. } => *input_size,
         };
-        let plan = runnable(&proto, [1, 3, side, side], &format!("the face {what} graph"))?;
+        let plan = runnable(proto, [1, 3, side, side], &format!("the face {what} graph"))?;
         Ok(Net { plan, model, what })
     }
 
