@@ -6,10 +6,10 @@ cd "$(dirname "$0")"
 scripts/setup.sh
 
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --release --target wasm32-unknown-unknown --lib
+cargo build --profile wasm --target wasm32-unknown-unknown --lib
 rm -rf pkg && mkdir -p pkg/models
 # The name section (function names, 1.9 MB) only serves debuggers.
-wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name siamese_wasm "$target_dir/wasm32-unknown-unknown/release/siamese_wasm.wasm"
+wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name siamese_wasm "$target_dir/wasm32-unknown-unknown/wasm/siamese_wasm.wasm"
 
 wasm=pkg/siamese_wasm_bg.wasm
 if command -v wasm-opt >/dev/null; then

@@ -19,7 +19,7 @@ echo "== in-browser tests (wasm-bindgen-test, headless Chromium)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
 WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300} \
-  cargo test --release --target wasm32-unknown-unknown --test web
+  cargo test --profile wasm --target wasm32-unknown-unknown --test web
 
 echo "== the npm package (Node and Chromium)"
 ./build.sh
