@@ -163,12 +163,16 @@ const LIVE_SIDE = 320;
 const video = $('video'), overlay = $('face-overlay'), still = $('face-still');
 let facePicture = null;
 
+// One canvas for reading pixels, reused by every frame of the live box.
+const reader = document.createElement('canvas');
+const readerContext = reader.getContext('2d', { willReadFrequently: true });
 function pixels(source, w, h, maxSide) {
   const s = Math.min(1, maxSide / Math.max(w, h));
-  const c = Object.assign(document.createElement('canvas'), { width: Math.round(w * s), height: Math.round(h * s) });
-  const g = c.getContext('2d', { willReadFrequently: true });
-  g.drawImage(source, 0, 0, c.width, c.height);
-  return g.getImageData(0, 0, c.width, c.height);
+  const [cw, ch] = [Math.round(w * s), Math.round(h * s)];
+  if (reader.width !== cw || reader.height !== ch) Object.assign(reader, { width: cw, height: ch });
+  readerContext.clearRect(0, 0, cw, ch); // a transparent upload must not show the last frame
+  readerContext.drawImage(source, 0, 0, cw, ch);
+  return readerContext.getImageData(0, 0, cw, ch);
 }
 // Keeps a picture as the face sample if a face is found in it, and shows its aligned crop.
 async function keepPicture(picture) {
