@@ -31,7 +31,7 @@ const ONNX_INT8: i32 = 3;
 
 /// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
 /// None for anything else.
-fn initializer_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
+pub fn initializer_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
     let n: usize = t.dims.iter().map(|&d| usize::try_from(d).ok()).product::<Option<usize>>()?;
     let v: Vec<f32> = match (t.data_type, t.raw_data.is_empty()) {
         (ONNX_FLOAT, false) => t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
@@ -123,12 +123,18 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
-/// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW).
-/// `what` names the graph in the error.
+/// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW),
+/// its int8 weights dequantised first ([`fold_dequantization`]). `what` names the graph in
+/// the error.
 pub(crate) fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
+    optimised_plan(&proto, shape, what)
+}
+
+/// tract's optimised plan of the graph as it is.
+fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     tract_onnx::onnx()
-        .model_for_proto_model(&proto)
+        .model_for_proto_model(proto)
         .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
@@ -271,12 +277,7 @@ mod tests {
         let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
         let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
         let shape = [1, 1, 64, 128];
-        let by_tract = tract_onnx::onnx()
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .unwrap();
+        let by_tract = optimised_plan(&proto, shape, "test").unwrap();
         let mut folded = proto.clone();
         fold_dequantization(&mut folded);
         assert!(folded.graph.as_ref().unwrap().node.iter().all(|n| n.op_type != "Cast"), "every weight folded");

@@ -84,7 +84,7 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     let find = |name: &str| -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
         let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no f32 initializer {name} (is this the .f32.onnx form?)"))?;
         anyhow::ensure!(t.data_type == FLOAT, "{name} is not f32");
-        let v = t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let v = siamese_wasm::encoder::initializer_values(t).with_context(|| format!("{name} does not hold as many values as its dims say"))?;
         Ok((v, t.dims.iter().map(|&d| d as usize).collect()))
     };
     let mut convs = vec![];
