@@ -36,15 +36,10 @@ const ops = {
   list: (v) => v.list(),
   remove: (v, id) => v.remove(id),
   clear: (v) => v.clear(),
-  // The live box over the webcam, and the aligned crop of the face a picture will be
-  // compared by (the largest one, as embed chooses it).
+  // The live box over the webcam, and the face a picture will be compared by (the
+  // largest, as embed chooses it) with its aligned crop.
   detect: (v, image) => v.detectFaces(image),
-  align: (v, image) => {
-    const faces = v.detectFaces(image);
-    if (!faces.length) throw Object.assign(new Error('no face found in the picture'), { code: 'no_face' });
-    const largest = faces.reduce((a, b) => (b.width * b.height >= a.width * a.height ? b : a));
-    return { box: largest, crop: v.alignFace(image, largest) };
-  },
+  align: (v, image) => v.largestFace(image),
   exportGallery: (v) => v.exportGallery(),
   importGallery: (v, data) => v.importGallery(data, { replace: true }),
 };

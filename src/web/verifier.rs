@@ -144,6 +144,15 @@ fn opt(o: &JsValue, k: &str) -> JsValue {
     }
 }
 
+/// An aligned face crop as `{width, height, data}` RGBA, ready for `new ImageData(...)`.
+fn crop_to_js(crop: &RgbImage) -> JsValue {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"width".into(), &(crop.width() as u32).into());
+    let _ = Reflect::set(&o, &"height".into(), &(crop.height() as u32).into());
+    let _ = Reflect::set(&o, &"data".into(), &js_sys::Uint8ClampedArray::from(crop.to_rgba().as_slice()));
+    o.into()
+}
+
 fn is_absent(v: &JsValue) -> bool {
     v.is_undefined()
 }
@@ -479,11 +488,22 @@ impl Verifier {
                 return Err(err(ErrorCode::BadInput, "the face box needs finite x, y and a positive width and height"));
             }
             let (w, h, rgba) = super::input::read_image(&input)?;
-            let crop = finder.align(&RgbImage::from_rgba(w, h, &rgba)?, &face)?;
+            Ok(crop_to_js(&finder.align(&RgbImage::from_rgba(w, h, &rgba)?, &face)?))
+        };
+        run().map_err(to_js)
+    }
+
+    /// The face `embed` would use, the largest one, and its aligned crop:
+    /// `{box, crop: {width, height, data}}`; `no_face` when there is none.
+    #[wasm_bindgen(js_name = largestFace, unchecked_return_type = "{box: FaceBox, crop: {width: number, height: number, data: Uint8ClampedArray}}")]
+    pub fn largest_face(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<JsValue> {
+        let run = || -> Result<JsValue> {
+            let finder = self.inner.face_finder()?;
+            let (w, h, rgba) = super::input::read_image(&input)?;
+            let (face, crop) = finder.largest_face(&RgbImage::from_rgba(w, h, &rgba)?)?;
             let o = Object::new();
-            let _ = Reflect::set(&o, &"width".into(), &(crop.width() as u32).into());
-            let _ = Reflect::set(&o, &"height".into(), &(crop.height() as u32).into());
-            let _ = Reflect::set(&o, &"data".into(), &js_sys::Uint8ClampedArray::from(crop.to_rgba().as_slice()));
+            let _ = Reflect::set(&o, &"box".into(), &to_js_value(&face));
+            let _ = Reflect::set(&o, &"crop".into(), &crop_to_js(&crop));
             Ok(o.into())
         };
         run().map_err(to_js)

@@ -85,6 +85,7 @@ test('with face models, a picture without a face is refused with no_face and not
   const gray = { width: w, height: h, data: new Uint8ClampedArray(w * h * 4).fill(128) };
   assert.deepEqual(v.detectFaces(gray), []);
   assert.throws(() => v.embed(gray), (e) => e.code === 'no_face');
+  assert.throws(() => v.largestFace(gray), (e) => e.code === 'no_face');
   await assert.rejects(v.enroll('nobody', [gray]), (e) => e.code === 'no_face');
   assert.deepEqual(await v.list(), []);
   assert.throws(() => v.alignFace(gray, { x: 0, y: 0, width: 0, height: 10, score: 1 }), (e) => e.code === 'bad_input');
@@ -94,6 +95,7 @@ test('with face models, a picture without a face is refused with no_face and not
   assert.equal((await Verifier.load(models.face)).findsFaces, true);
   assert.equal((await Verifier.load(models.face, { faces: null })).findsFaces, false);
   assert.throws(() => plain.detectFaces(gray), (e) => e.code === 'bad_options');
+  assert.throws(() => plain.largestFace(gray), (e) => e.code === 'bad_options');
   await assert.rejects(Verifier.load(models.face, { faces: { detector: models.faceDetector } }), (e) => e.code === 'bad_options');
   await assert.rejects(Verifier.load(models.face, { faces: { detector: models.faceLandmarks, landmarks: models.faceDetector } }), (e) => e.code === 'bad_model');
 });
@@ -107,6 +109,10 @@ test('faces found, aligned and verified in photographs; the pipeline agrees with
   assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 92 && b.y + b.height <= 112 && b.score > 0.5, JSON.stringify(b));
   const crop = v.alignFace(photo(1, 1), b);
   assert.ok(crop.width > 20 && crop.data.length === crop.width * crop.height * 4, `${crop.width}x${crop.height}`);
+  // largestFace: the largest of the boxes detectFaces finds, aligned as alignFace does.
+  const largest = v.largestFace(photo(1, 1));
+  assert.deepEqual(largest.box, boxes.reduce((a, c) => (c.width * c.height >= a.width * a.height ? c : a)));
+  assert.deepEqual(largest.crop, v.alignFace(photo(1, 1), largest.box));
   await v.enroll('s1', [photo(1, 1), photo(1, 2), photo(1, 3)]);
   await v.enroll('s3', [photo(3, 1), photo(3, 2), photo(3, 3)]);
   assert.equal((await v.verify('s1', photo(1, 5))).match, true);
