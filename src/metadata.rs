@@ -15,12 +15,6 @@ pub enum PreprocessMode {
     /// Faces: centre crop to the input's aspect ratio, resize, then per-image
     /// standardisation (zero mean, unit variance), which removes global lighting.
     Face,
-    /// Faces under uneven light: as [`PreprocessMode::Face`], with Tan and Triggs'
-    /// illumination normalisation (gamma, difference of Gaussians, contrast equalisation)
-    /// before the standardisation, which takes out shadows and side light, not only the
-    /// picture's overall brightness.
-    #[serde(rename = "face_norm")]
-    FaceNorm,
     /// Colour faces for a recogniser trained on RGB crops (face-api.js's): the picture
     /// padded with black to a square (centred), resized, R, G and B planes in [0, 1]. A
     /// grayscale picture gives three equal planes.
@@ -56,9 +50,6 @@ impl Preprocess {
     }
     pub fn face(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::Face, height, width, margin: 0.0, stroke_width: 0.0 }
-    }
-    pub fn face_norm(height: usize, width: usize) -> Self {
-        Preprocess { mode: PreprocessMode::FaceNorm, height, width, margin: 0.0, stroke_width: 0.0 }
     }
     pub fn face_rgb(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::FaceRgb, height, width, margin: 0.0, stroke_width: 0.0 }
