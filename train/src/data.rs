@@ -31,6 +31,9 @@ pub struct Identity {
     /// the alphabet).
     pub group: String,
     pub samples: Vec<Sample>,
+    /// How often batches draw this identity, relative to an identity of weight 1 (turned
+    /// copies of a character share its weight: [`with_turned_copies`]).
+    pub draw_weight: f64,
 }
 
 impl Identity {
@@ -161,7 +164,7 @@ pub fn read_identity_folders(root: &Path, prefix: &str) -> Result<Vec<Identity>>
             samples.extend(read_files(&forg, true)?);
         }
         if !samples.is_empty() {
-            ids.push(Identity { split_key: name.clone(), group: prefix.to_string(), name, samples });
+            ids.push(Identity { split_key: name.clone(), group: prefix.to_string(), name, samples, draw_weight: 1.0 });
         }
     }
     Ok(ids)
@@ -186,7 +189,7 @@ pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         .map(|(u, mut v)| {
             v.sort_by_key(|(s, _)| *s);
             let name = format!("{prefix}U{u}");
-            Identity { split_key: name.clone(), group: prefix.to_string(), name, samples: v.into_iter().map(|(_, s)| s).collect() }
+            Identity { split_key: name.clone(), group: prefix.to_string(), draw_weight: 1.0, name, samples: v.into_iter().map(|(_, s)| s).collect() }
         })
         .collect())
 }
@@ -241,8 +244,70 @@ pub fn read_omniglot(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
             split_key: format!("{prefix}{alphabet}"),
             group: format!("{prefix}{alphabet}"),
             samples: samples.into_values().collect(),
+            draw_weight: 1.0,
         })
         .collect())
+}
+
+/// `img` turned by `quarters` quarter turns (clockwise on screen).
+pub fn turn_image(img: &GrayImage, quarters: usize) -> GrayImage {
+    let (w, h) = (img.width, img.height);
+    match quarters % 4 {
+        0 => img.clone(),
+        2 => GrayImage { width: w, height: h, data: img.data.iter().rev().copied().collect() },
+        q => {
+            // Output is h wide and w high; output (x, y) reads input at (y, h-1-x) for a
+            // clockwise turn, (w-1-y, x) for an anticlockwise one.
+            let mut data = vec![0.0; w * h];
+            for y in 0..w {
+                for x in 0..h {
+                    let (sx, sy) = if q == 1 { (y, h - 1 - x) } else { (w - 1 - y, x) };
+                    data[y * h + x] = img.data[sy * w + sx];
+                }
+            }
+            GrayImage { width: h, height: w, data }
+        }
+    }
+}
+
+/// `strokes` turned like [`turn_image`] (screen coordinates, y down); times and pressure kept.
+pub fn turn_strokes(strokes: &Strokes, quarters: usize) -> Strokes {
+    let turn = |p: &Point| {
+        let (x, y) = match quarters % 4 {
+            0 => (p.x, p.y),
+            1 => (-p.y, p.x),
+            2 => (-p.x, -p.y),
+            _ => (p.y, -p.x),
+        };
+        Point { x, y, ..*p }
+    };
+    strokes.iter().map(|s| s.iter().map(turn).collect()).collect()
+}
+
+/// Each identity, and the same identity turned by one, two and three quarter turns as three
+/// new identities (a character turned on its side is another character: the standard way
+/// to multiply Omniglot's classes). The four share the original's draw weight, so the
+/// dataset's share of each batch stays what it was. Forgeries are turned with their
+/// identity. Only for training sets: validation keeps the pictures as drawn.
+pub fn with_turned_copies(ids: Vec<Identity>) -> Vec<Identity> {
+    let mut out = Vec::with_capacity(ids.len() * 4);
+    for id in ids {
+        for q in 1..4 {
+            out.push(Identity {
+                name: format!("{} turned {}", id.name, 90 * q),
+                split_key: id.split_key.clone(),
+                group: format!("{} turned {}", id.group, 90 * q),
+                samples: id
+                    .samples
+                    .iter()
+                    .map(|s| Sample { image: s.image.as_ref().map(|i| turn_image(i, q)), strokes: s.strokes.as_ref().map(|st| turn_strokes(st, q)), forged: s.forged, origin: format!("{} turned {}", s.origin, 90 * q) })
+                    .collect(),
+                draw_weight: id.draw_weight / 4.0,
+            });
+        }
+        out.push(Identity { draw_weight: id.draw_weight / 4.0, ..id });
+    }
+    out
 }
 
 /// One trial of Omniglot's one-shot runs layout: a query and the candidates, one of
@@ -355,4 +420,52 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
     p.is_dir().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use siamese_wasm::metadata::Preprocess;
+    use siamese_wasm::preprocess::image_to_input;
+    use siamese_wasm::strokes::{render, strokes_to_input};
+
+    #[test]
+    fn a_quarter_turn_is_clockwise_and_four_are_none() {
+        // 3 wide, 2 high:  a b c / d e f  turned clockwise is  d a / e b / f c.
+        let img = GrayImage::new(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let once = turn_image(&img, 1);
+        assert_eq!((once.width, once.height, once.data.clone()), (2, 3, vec![4.0, 1.0, 5.0, 2.0, 6.0, 3.0]));
+        assert_eq!(turn_image(&img, 2).data, vec![6.0, 5.0, 4.0, 3.0, 2.0, 1.0]);
+        assert_eq!(turn_image(&turn_image(&img, 1), 3), img);
+        assert_eq!(turn_image(&turn_image(&turn_image(&once, 1), 1), 1), img);
+    }
+
+    #[test]
+    fn turned_strokes_draw_the_turned_picture() {
+        // An "L" with a long foot: turning must move the foot the same way in both forms.
+        let strokes = vec![vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)], vec![Point::new(10.0, 10.0), Point::new(14.0, 12.0)]];
+        let cfg = Preprocess::ink(64, 64);
+        for q in 0..4 {
+            let from_strokes = strokes_to_input(&turn_strokes(&strokes, q), &cfg).unwrap();
+            let from_picture = image_to_input(&turn_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap(), q), &cfg).unwrap();
+            let dot: f32 = from_strokes.iter().zip(&from_picture).map(|(a, b)| a * b).sum();
+            let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
+            let cos = dot / (norm(&from_strokes) * norm(&from_picture));
+            assert!(cos > 0.8, "{q} quarter turns: strokes and picture disagree (cosine {cos})");
+        }
+    }
+
+    #[test]
+    fn turned_copies_are_new_identities_sharing_the_weight() {
+        let sample = |forged| Sample { image: Some(GrayImage::new(3, 2, vec![0.0; 6]).unwrap()), strokes: Some(vec![vec![Point::new(1.0, 2.0)]]), forged, origin: "o".into() };
+        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![sample(false), sample(true)], draw_weight: 1.0 };
+        let out = with_turned_copies(vec![id]);
+        assert_eq!(out.len(), 4);
+        let names: std::collections::HashSet<_> = out.iter().map(|i| i.name.clone()).collect();
+        assert_eq!(names.len(), 4);
+        assert!(out.iter().all(|i| i.split_key == "omniglot/Greek" && i.samples.len() == 2 && i.samples[1].forged));
+        assert!((out.iter().map(|i| i.draw_weight).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(out[0].samples[0].image.as_ref().unwrap().width, 2);
+        assert_eq!(out[0].samples[0].strokes.as_ref().unwrap()[0][0], Point { x: -2.0, y: 1.0, t: None, p: None });
+    }
 }

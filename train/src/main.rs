@@ -196,6 +196,7 @@ fn preset(p: Preset) -> TrainConfig {
             weight_decay: 1e-4,
             val_fraction: 0.25,
             seed: 7,
+            turned_classes: vec![],
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
@@ -212,6 +213,7 @@ fn preset(p: Preset) -> TrainConfig {
             weight_decay: 1e-4,
             val_fraction: 0.25,
             seed: 7,
+            turned_classes: vec![],
         },
     }
 }
@@ -248,7 +250,7 @@ fn face_finder(detector: Option<PathBuf>, landmarks: Option<PathBuf>) -> Result<
 }
 
 fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinder>) -> Result<()> {
-    let (mut train_ids, mut val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+    let (mut train_ids, mut val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed, &cfg.turned_classes)?;
     if let Some(finder) = faces {
         let missed;
         (train_ids, missed) = align_faces(train_ids, finder);
@@ -429,7 +431,7 @@ fn main() -> Result<()> {
         Cmd::Quantize { model, preset: p, data, out, calibration } => {
             let cfg = preset(p);
             let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
-            let (train_ids, _) = load_split(&data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed)?;
+            let (train_ids, _) = load_split(&data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed, &cfg.turned_classes)?;
             let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
             let q = qlinear_form(&bytes, &train_ids, &cfg.preprocess, calibration)?;
             std::fs::write(&out, &q)?;

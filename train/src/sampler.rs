@@ -14,6 +14,8 @@ pub struct PkSampler {
     genuine: Vec<Vec<usize>>,
     forged: Vec<Vec<usize>>,
     eligible: Vec<usize>,
+    /// Draw weight of each eligible identity.
+    weights: Vec<f64>,
     pub p: usize,
     pub k: usize,
     /// Forgeries added per chosen identity that has any.
@@ -27,14 +29,17 @@ impl PkSampler {
         let eligible: Vec<usize> = (0..ids.len()).filter(|&i| genuine[i].len() >= 2).collect();
         assert!(eligible.len() >= 2, "need at least two identities with two genuine samples each");
         let p = p.min(eligible.len());
-        PkSampler { genuine, forged, eligible, p, k, forgeries }
+        let weights = eligible.iter().map(|&i| ids[i].draw_weight).collect();
+        PkSampler { genuine, forged, eligible, weights, p, k, forgeries }
     }
 
     /// A batch and its labels. Genuine samples of identity `i` are labelled `i`; every
     /// forgery gets a label of its own, so it is a negative for everything and a
     /// positive for nothing.
     pub fn batch(&self, rng: &mut impl Rng) -> (Vec<Pick>, Vec<i64>) {
-        let chosen: Vec<usize> = self.eligible.choose_multiple(rng, self.p).copied().collect();
+        // P distinct identities, each drawn with its weight (uniform when all are 1).
+        let slots: Vec<usize> = (0..self.eligible.len()).collect();
+        let chosen: Vec<usize> = slots.choose_multiple_weighted(rng, self.p, |&j| self.weights[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect();
         let mut picks = vec![];
         let mut labels = vec![];
         let mut next_forgery_label = -1i64;
@@ -60,6 +65,7 @@ impl PkSampler {
 mod tests {
     use super::*;
     use crate::data::Sample;
+    use rand::SeedableRng;
     use std::collections::HashMap;
 
     fn ids(sizes: &[(usize, usize)]) -> Vec<Identity> {
@@ -71,6 +77,7 @@ mod tests {
                 split_key: format!("id{n}"),
                 group: String::new(),
                 samples: (0..g + f).map(|k| Sample { image: None, strokes: None, forged: k >= g, origin: String::new() }).collect(),
+                draw_weight: 1.0,
             })
             .collect()
     }
@@ -111,5 +118,20 @@ mod tests {
         let forged: Vec<i64> = picks.iter().zip(&labels).filter(|((i, j), _)| data[*i].samples[*j].forged).map(|(_, &l)| l).collect();
         assert_eq!(forged.len(), 4);
         assert!(forged.iter().all(|&l| l < 0 && labels.iter().filter(|&&m| m == l).count() == 1));
+    }
+
+    #[test]
+    fn identities_are_drawn_by_their_weight() {
+        // One identity of weight 1 and four of a quarter (a character and its turned
+        // copies would be 0.25 each): the heavy one is half the draws.
+        let mut data = ids(&[(4, 0); 5]);
+        for id in &mut data[1..] {
+            id.draw_weight = 0.25;
+        }
+        let s = PkSampler::new(&data, 1, 2, 0);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let n = 8000;
+        let heavy = (0..n).filter(|_| s.batch(&mut rng).1[0] == 0).count() as f64 / n as f64;
+        assert!((heavy - 0.5).abs() < 0.03, "weight-1 identity drawn {heavy}");
     }
 }

@@ -3,7 +3,7 @@
 //! the best epoch to ONNX.
 
 use crate::augment::augmented_input;
-use crate::data::{read_identities, split_by_identity, Identity};
+use crate::data::{read_identities, split_by_identity, with_turned_copies, Identity};
 use crate::eval::{embed_identities, pair_scores, Embedder, PairScores};
 use crate::loss::{compute, LossParams};
 use crate::model::{Encoder, EncoderConfig};
@@ -40,6 +40,10 @@ pub struct TrainConfig {
     /// Fraction of each dataset's identities (Omniglot: alphabets) held out.
     pub val_fraction: f64,
     pub seed: u64,
+    /// Datasets whose training identities also count turned by one, two and three quarter
+    /// turns, as new identities ([`crate::data::with_turned_copies`]; Omniglot's characters).
+    #[serde(default)]
+    pub turned_classes: Vec<String>,
 }
 
 /// The prefix that keeps identity names of different datasets apart: the folder's name.
@@ -48,13 +52,16 @@ pub fn dataset_prefix(dir: &Path) -> String {
 }
 
 /// Reads each dataset and splits it by identity with the config's fraction and seed.
-pub fn load_split(data_root: &Path, datasets: &[String], preprocess: &Preprocess, val_fraction: f64, seed: u64) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
+pub fn load_split(data_root: &Path, datasets: &[String], preprocess: &Preprocess, val_fraction: f64, seed: u64, turned: &[String]) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
     let mut train = vec![];
     let mut val = vec![];
     for d in datasets {
         let dir = data_root.join(d);
         let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir)).with_context(|| format!("reading {}", dir.display()))?, preprocess);
-        let (t, v) = split_by_identity(ids, val_fraction, seed);
+        let (mut t, v) = split_by_identity(ids, val_fraction, seed);
+        if turned.contains(d) {
+            t = with_turned_copies(t);
+        }
         eprintln!("{d}: {} training identities ({} samples), {} validation identities ({} samples)", t.len(), t.iter().map(|i| i.samples.len()).sum::<usize>(), v.len(), v.iter().map(|i| i.samples.len()).sum::<usize>());
         train.extend(t);
         val.push(v);

@@ -25,6 +25,7 @@ fn shapes(n: usize, per: usize, seed: u64) -> Vec<Identity> {
             name: format!("shape{k}"),
             split_key: format!("shape{k}"),
             group: "shapes".into(),
+            draw_weight: 1.0,
             samples: (0..per)
                 .map(|_| {
                     let corners = k + 3;
@@ -57,6 +58,7 @@ fn small_config() -> TrainConfig {
         weight_decay: 0.0,
         val_fraction: 0.25,
         seed: 3,
+        turned_classes: vec![],
     }
 }
 

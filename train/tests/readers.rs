@@ -94,7 +94,7 @@ fn oneshot_runs_layout() {
 
 #[test]
 fn split_is_by_identity_and_by_alphabet() {
-    let mk = |name: &str, key: &str| Identity { name: name.into(), split_key: key.into(), group: key.into(), samples: vec![] };
+    let mk = |name: &str, key: &str| Identity { name: name.into(), split_key: key.into(), group: key.into(), samples: vec![], draw_weight: 1.0 };
     let ids: Vec<Identity> = (0..40).map(|i| mk(&format!("a{}/c{i}", i % 8), &format!("a{}", i % 8))).collect();
     let (t, v) = split_by_identity(ids.clone(), 0.25, 7);
     assert_eq!((t.len(), v.len()), (30, 10), "2 of 8 alphabets held out, 5 characters each");
