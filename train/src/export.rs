@@ -97,6 +97,7 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     let (hw, hd) = find("head.weight")?;
     let (hb, _) = find("head.bias")?;
     let config = EncoderConfig {
+        in_channels: convs.first().map_or(1, |c| c.1[1]),
         height: meta.preprocess.height,
         width: meta.preprocess.width,
         channels: convs.iter().map(|c| c.1[0]).collect(),
@@ -105,14 +106,13 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     Ok((FoldedNet { config, convs, head: (hw, [hd[0], hd[1]], hb) }, meta))
 }
 
+/// An initializer of ONNX element type `data_type` from its little-endian bytes.
+pub(crate) fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
+}
+
 pub(crate) fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: FLOAT,
-        raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ..Default::default()
-    }
+    raw_tensor(name, FLOAT, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 pub(crate) fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
@@ -176,13 +176,7 @@ pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, 
             let cols = w.len() / rows;
             let (q, scales) = quantize_per_channel(w, rows, cols, axis);
             let qname = format!("{name}_int8");
-            g.initializer.push(pb::TensorProto {
-                name: qname.clone(),
-                dims: dims.iter().map(|&d| d as i64).collect(),
-                data_type: INT8,
-                raw_data: q.iter().map(|&v| v as u8).collect(),
-                ..Default::default()
-            });
+            g.initializer.push(raw_tensor(&qname, INT8, dims, q.iter().map(|&v| v as u8).collect()));
             g.initializer.push(f32_tensor(&format!("{name}_scale"), scale_dims, &scales));
             let cast = format!("{name}_f32");
             g.node.push(node("Cast", &format!("{name}_dequant_cast"), &[&qname], &[&cast], vec![attr_int("to", FLOAT as i64)]));
@@ -195,7 +189,7 @@ pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, 
 pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<u8> {
     let cfg = &net.config;
     let mut g = pb::GraphProto { name: meta.name.clone(), ..Default::default() };
-    g.input.push(value_info("input", &[None, Some(1), Some(cfg.height), Some(cfg.width)]));
+    g.input.push(value_info("input", &[None, Some(cfg.in_channels), Some(cfg.height), Some(cfg.width)]));
     g.output.push(value_info("embedding", &[None, Some(cfg.embedding_dim)]));
     let mut x = "input".to_string();
     for (i, (w, dims, b)) in net.convs.iter().enumerate() {
