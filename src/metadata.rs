@@ -15,12 +15,6 @@ pub enum PreprocessMode {
     /// Faces: centre crop to the input's aspect ratio, resize, then per-image
     /// standardisation (zero mean, unit variance), which removes global lighting.
     Face,
-    /// Faces under uneven light: two planes, the picture as [`PreprocessMode::Face`] makes
-    /// it, and the same picture after Tan and Triggs' illumination normalisation (gamma,
-    /// difference of Gaussians, contrast equalisation), which takes out shadows and side
-    /// light but also the coarse shape the first plane keeps.
-    #[serde(rename = "face_norm")]
-    FaceNorm,
     /// Colour faces for a recogniser trained on RGB crops (face-api.js's): the picture
     /// padded with black to a square (centred), resized, R, G and B planes in [0, 1]. A
     /// grayscale picture gives three equal planes.
@@ -57,20 +51,12 @@ impl Preprocess {
     pub fn face(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::Face, height, width, margin: 0.0, stroke_width: 0.0 }
     }
-    pub fn face_norm(height: usize, width: usize) -> Self {
-        Preprocess { mode: PreprocessMode::FaceNorm, height, width, margin: 0.0, stroke_width: 0.0 }
-    }
     pub fn face_rgb(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::FaceRgb, height, width, margin: 0.0, stroke_width: 0.0 }
     }
-    /// Planes of the input tensor: 3 for [`PreprocessMode::FaceRgb`] (colours), 2 for
-    /// [`PreprocessMode::FaceNorm`], else 1.
+    /// Colour channels of the input tensor: 3 for [`PreprocessMode::FaceRgb`], else 1.
     pub fn channels(&self) -> usize {
-        match self.mode {
-            PreprocessMode::FaceRgb => 3,
-            PreprocessMode::FaceNorm => 2,
-            _ => 1,
-        }
+        if self.mode == PreprocessMode::FaceRgb { 3 } else { 1 }
     }
     pub fn input_len(&self) -> usize {
         self.channels() * self.height * self.width

@@ -196,8 +196,8 @@ pub fn fit_ink(ink: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// The largest centred part of `img` with the input's aspect ratio.
-fn centre_crop(img: &GrayImage, cfg: &Preprocess) -> GrayImage {
+/// Centre crop to the target aspect ratio, resize, standardise.
+pub fn face_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
     let target = cfg.width as f32 / cfg.height as f32;
     let aspect = img.width as f32 / img.height as f32;
     let (cw, ch) = if aspect > target {
@@ -206,76 +206,9 @@ fn centre_crop(img: &GrayImage, cfg: &Preprocess) -> GrayImage {
         (img.width, ((img.width as f32 / target).round() as usize).max(1))
     };
     let (x0, y0) = ((img.width - cw) / 2, (img.height - ch) / 2);
-    img.crop(x0, y0, x0 + cw, y0 + ch)
-}
-
-/// [`PreprocessMode::Face`]: centre crop to the target aspect ratio, resize, standardise.
-pub fn face_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
-    let mut out = centre_crop(img, cfg).resize(cfg.width, cfg.height).data;
+    let mut out = img.crop(x0, y0, x0 + cw, y0 + ch).resize(cfg.width, cfg.height).data;
     standardize(&mut out)?;
     Ok(out)
-}
-
-/// [`PreprocessMode::FaceNorm`]: the standardised face ([`face_input`]), then as a second
-/// plane the same crop resized to twice the input's size, its lighting normalised there
-/// (the filters' scales are those Tan and Triggs tuned for faces of about that size),
-/// resized to the input and standardised.
-pub fn face_norm_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
-    let crop = centre_crop(img, cfg);
-    let mut plain = crop.resize(cfg.width, cfg.height).data;
-    standardize(&mut plain)?;
-    let mut lit = normalise_lighting(&crop.resize(2 * cfg.width, 2 * cfg.height)).resize(cfg.width, cfg.height).data;
-    standardize(&mut lit)?;
-    plain.extend(lit);
-    Ok(plain)
-}
-
-/// Tan and Triggs' illumination normalisation ("Enhanced local texture feature sets for
-/// face recognition under difficult lighting conditions", 2010), with their parameters:
-/// gamma 0.2 (lifts shadows), a difference of Gaussians (sigma 1 and 2 pixels: drops the
-/// slow shading that light direction makes and the finest noise), two-stage contrast
-/// equalisation (alpha 0.1, tau 10) and a tanh that squashes what is left of highlights.
-pub fn normalise_lighting(img: &GrayImage) -> GrayImage {
-    const GAMMA: f32 = 0.2;
-    const ALPHA: f32 = 0.1;
-    const TAU: f32 = 10.0;
-    let lifted = GrayImage { data: img.data.iter().map(|v| v.max(1e-3).powf(GAMMA)).collect(), ..*img };
-    let (fine, coarse) = (gaussian_blur(&lifted, 1.0), gaussian_blur(&lifted, 2.0));
-    let mut d: Vec<f32> = fine.data.iter().zip(&coarse.data).map(|(a, b)| a - b).collect();
-    let n = d.len() as f32;
-    let scale = (d.iter().map(|v| v.abs().powf(ALPHA)).sum::<f32>() / n).powf(1.0 / ALPHA).max(1e-12);
-    d.iter_mut().for_each(|v| *v /= scale);
-    let scale = (d.iter().map(|v| v.abs().min(TAU).powf(ALPHA)).sum::<f32>() / n).powf(1.0 / ALPHA).max(1e-12);
-    d.iter_mut().for_each(|v| *v = TAU * (*v / scale / TAU).tanh());
-    GrayImage { width: img.width, height: img.height, data: d }
-}
-
-/// Separable Gaussian blur, edges extended.
-fn gaussian_blur(img: &GrayImage, sigma: f32) -> GrayImage {
-    let r = (3.0 * sigma).ceil() as isize;
-    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
-    let total: f32 = k.iter().sum();
-    let k: Vec<f32> = k.iter().map(|v| v / total).collect();
-    let (w, h) = (img.width as isize, img.height as isize);
-    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
-        let mut out = vec![0.0f32; src.len()];
-        for y in 0..h {
-            for x in 0..w {
-                out[(y * w + x) as usize] = k
-                    .iter()
-                    .enumerate()
-                    .map(|(j, kj)| {
-                        let o = j as isize - r;
-                        let (sx, sy) = if horizontal { ((x + o).clamp(0, w - 1), y) } else { (x, (y + o).clamp(0, h - 1)) };
-                        kj * src[(sy * w + sx) as usize]
-                    })
-                    .sum();
-            }
-        }
-        out
-    };
-    let data = pass(&pass(&img.data, true), false);
-    GrayImage { width: img.width, height: img.height, data }
 }
 
 /// Zero mean, unit variance; a uniform picture has nothing to encode.
@@ -436,7 +369,6 @@ pub fn image_to_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
             fit_ink(&ink, cfg)
         }
         PreprocessMode::Face => face_input(img, cfg),
-        PreprocessMode::FaceNorm => face_norm_input(img, cfg),
         PreprocessMode::FaceRgb => face_rgb_input(&RgbImage::from_gray(img), cfg),
     }
 }
@@ -573,52 +505,5 @@ mod tests {
         let brighter = GrayImage::new(10, 12, img.data.iter().map(|v| 0.1 + 0.5 * v).collect()).unwrap();
         let y = image_to_input(&brighter, &cfg).unwrap();
         assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-4));
-    }
-
-    /// A face-like texture and the same texture lit from one side (light falling from 1 to
-    /// 0.15 across the picture, as in Yale B's side-lit pictures).
-    fn texture_and_side_lit() -> (GrayImage, GrayImage) {
-        let (w, h) = (48, 48);
-        let mut state = 12345u32;
-        let texture: Vec<f32> = (0..w * h)
-            .map(|i| {
-                state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-                let (x, y) = ((i % w) as f32, (i / w) as f32);
-                0.5 + 0.25 * (x / 3.0).sin() * (y / 4.0).cos() + 0.1 * ((state >> 8) as f32 / 16777216.0 - 0.5)
-            })
-            .collect();
-        let lit = texture.iter().enumerate().map(|(i, v)| v * (1.0 - 0.85 * (i % w) as f32 / (w - 1) as f32)).collect();
-        (GrayImage::new(w, h, texture).unwrap(), GrayImage::new(w, h, lit).unwrap())
-    }
-
-    fn correlation(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len() as f32;
-        let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
-        let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-        let va: f32 = a.iter().map(|x| (x - ma) * (x - ma)).sum();
-        let vb: f32 = b.iter().map(|y| (y - mb) * (y - mb)).sum();
-        cov / (va * vb).sqrt()
-    }
-
-    #[test]
-    fn lighting_normalisation_takes_out_side_light_that_standardisation_keeps() {
-        let (texture, lit) = texture_and_side_lit();
-        let plain = Preprocess::face(16, 16);
-        let norm = Preprocess::face_norm(16, 16);
-        let plain_r = correlation(&image_to_input(&texture, &plain).unwrap(), &image_to_input(&lit, &plain).unwrap());
-        let (a, b) = (image_to_input(&texture, &norm).unwrap(), image_to_input(&lit, &norm).unwrap());
-        assert_eq!(a.len(), 2 * 256);
-        // First plane: the standardised picture, exactly as the plain face mode makes it.
-        assert_eq!(a[..256], image_to_input(&texture, &plain).unwrap()[..]);
-        let norm_r = correlation(&a[256..], &b[256..]);
-        assert!(norm_r > 0.9 && norm_r > plain_r + 0.2, "normalised {norm_r}, standardised only {plain_r}");
-        let mean = b[256..].iter().sum::<f32>() / 256.0;
-        assert!(mean.abs() < 1e-4);
-    }
-
-    #[test]
-    fn lighting_normalisation_refuses_a_uniform_picture() {
-        let flat = GrayImage::new(20, 20, vec![0.4; 400]).unwrap();
-        assert_eq!(image_to_input(&flat, &Preprocess::face_norm(8, 8)).unwrap_err().code, ErrorCode::NoInk);
     }
 }

@@ -42,7 +42,7 @@ export interface FaceBox { x: number; y: number; width: number; height: number; 
 export interface ModelMetadata {
   name: string;
   version: string;
-  preprocess: { mode: 'ink' | 'face' | 'face_norm' | 'face_rgb'; height: number; width: number; margin?: number; stroke_width?: number };
+  preprocess: { mode: 'ink' | 'face' | 'face_rgb'; height: number; width: number; margin?: number; stroke_width?: number };
   embedding_dim: number;
   metric: 'cosine' | 'euclidean';
   threshold: number;

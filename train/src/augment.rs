@@ -120,7 +120,7 @@ pub fn augmented_input(s: &Sample, cfg: &Preprocess, rng: &mut impl Rng) -> Resu
                 image_to_input(&img, cfg).or_else(|_| plain_input(s, cfg))
             }
         }
-        PreprocessMode::Face | PreprocessMode::FaceNorm | PreprocessMode::FaceRgb => {
+        PreprocessMode::Face | PreprocessMode::FaceRgb => {
             let img = s.image.as_ref().ok_or_else(|| anyhow::anyhow!("face sample {} has no picture", s.origin))?;
             // Crop: keep 85-100% of each side at a random offset.
             let keep = rng.gen_range(0.85..=1.0f32);

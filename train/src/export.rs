@@ -97,7 +97,6 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     let (hw, hd) = find("head.weight")?;
     let (hb, _) = find("head.bias")?;
     let config = EncoderConfig {
-        in_channels: convs.first().map_or(1, |c| c.1[1]),
         height: meta.preprocess.height,
         width: meta.preprocess.width,
         channels: convs.iter().map(|c| c.1[0]).collect(),
@@ -189,7 +188,7 @@ pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, 
 pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<u8> {
     let cfg = &net.config;
     let mut g = pb::GraphProto { name: meta.name.clone(), ..Default::default() };
-    g.input.push(value_info("input", &[None, Some(cfg.in_channels), Some(cfg.height), Some(cfg.width)]));
+    g.input.push(value_info("input", &[None, Some(1), Some(cfg.height), Some(cfg.width)]));
     g.output.push(value_info("embedding", &[None, Some(cfg.embedding_dim)]));
     let mut x = "input".to_string();
     for (i, (w, dims, b)) in net.convs.iter().enumerate() {

@@ -185,7 +185,7 @@ fn preset(p: Preset) -> TrainConfig {
             name: "signature".into(),
             datasets: vec!["omniglot".into(), "svc2004/task2".into(), "sigcomp2011".into()],
             preprocess: Preprocess::ink(64, 128),
-            encoder: EncoderConfig { in_channels: 1, height: 64, width: 128, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
+            encoder: EncoderConfig { height: 64, width: 128, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
             loss: LossParams { kind: LossKind::Circle, margin: 0.25, scale: 32.0 },
             p: 24,
             k: 4,
@@ -202,7 +202,7 @@ fn preset(p: Preset) -> TrainConfig {
             name: "face".into(),
             datasets: vec!["att_faces".into(), "yaleb".into()],
             preprocess: Preprocess::face(64, 64),
-            encoder: EncoderConfig { in_channels: 1, height: 64, width: 64, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
+            encoder: EncoderConfig { height: 64, width: 64, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
             loss: LossParams { kind: LossKind::Circle, margin: 0.25, scale: 32.0 },
             p: 16,
             k: 4,
@@ -396,12 +396,6 @@ fn main() -> Result<()> {
             if let Some(s) = seed {
                 cfg.seed = s;
             }
-            anyhow::ensure!(
-                cfg.encoder.in_channels == cfg.preprocess.channels(),
-                "the encoder takes {} input planes, the preprocessing makes {}",
-                cfg.encoder.in_channels,
-                cfg.preprocess.channels()
-            );
             if print_config {
                 println!("{}", serde_json::to_string_pretty(&cfg)?);
                 return Ok(());

@@ -12,16 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct EncoderConfig {
     pub height: usize,
     pub width: usize,
-    /// Planes of the input (1: gray; the preprocessing's `channels()`).
-    #[serde(default = "one")]
-    pub in_channels: usize,
     /// Output channels of each block; each block halves the resolution.
     pub channels: Vec<usize>,
     pub embedding_dim: usize,
-}
-
-fn one() -> usize {
-    1
 }
 
 impl EncoderConfig {
@@ -36,7 +29,7 @@ impl EncoderConfig {
     }
     /// Multiply-accumulates of one embedding, and FLOPs (2 per MAC).
     pub fn macs(&self) -> u64 {
-        let (mut h, mut w, mut cin) = (self.height as u64, self.width as u64, self.in_channels as u64);
+        let (mut h, mut w, mut cin) = (self.height as u64, self.width as u64, 1u64);
         let mut macs = 0u64;
         for &c in &self.channels {
             macs += h * w * cin * c as u64 * 9;
@@ -83,7 +76,7 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(cfg: &EncoderConfig, device: &Device) -> Self {
         let mut blocks = vec![];
-        let mut cin = cfg.in_channels;
+        let mut cin = 1;
         for &c in &cfg.channels {
             blocks.push(ConvBlock::new(cin, c, device));
             cin = c;
@@ -91,7 +84,7 @@ impl Encoder {
         Encoder { blocks, head: LinearConfig::new(cfg.flat_features(), cfg.embedding_dim).init(device), neck: BatchNormConfig::new(cfg.embedding_dim).init(device) }
     }
 
-    /// `[batch, in_channels, height, width]` -> L2-normalised `[batch, embedding_dim]`.
+    /// `[batch, 1, height, width]` -> L2-normalised `[batch, embedding_dim]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for b in &self.blocks {
             x = b.forward(x);

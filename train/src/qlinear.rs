@@ -28,11 +28,11 @@ pub struct Ranges {
 /// the range of the input, each ReLU output and the projection.
 pub fn calibrate(f32_onnx: &[u8], blocks: usize, inputs: &[Vec<f32>]) -> Result<Ranges> {
     let meta = siamese_wasm::encoder::read_metadata(f32_onnx)?.context("the model carries no siamese metadata")?;
-    let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
+    let (h, w) = (meta.preprocess.height, meta.preprocess.width);
     let names: Vec<String> = (0..blocks).map(|i| format!("relu{i}")).chain(["head".to_string()]).collect();
     let plan = tract_onnx::onnx()
         .model_for_read(&mut &f32_onnx[..])?
-        .with_input_fact(0, f32::fact([1, c, h, w]).into())?
+        .with_input_fact(0, f32::fact([1, 1, h, w]).into())?
         .with_outputs_by_name(&names)?
         .into_optimized()?
         .into_runnable()?;
@@ -45,7 +45,7 @@ pub fn calibrate(f32_onnx: &[u8], blocks: usize, inputs: &[Vec<f32>]) -> Result<
     };
     for x in inputs {
         widen(&mut r.input, x);
-        let t = tract_ndarray::Array4::from_shape_vec((1, c, h, w), x.clone())?.into_tensor();
+        let t = tract_ndarray::Array4::from_shape_vec((1, 1, h, w), x.clone())?.into_tensor();
         let out = plan.run(tvec!(t.into()))?;
         for (i, o) in out.iter().enumerate() {
             let view = o.to_plain_array_view::<f32>()?;
@@ -100,7 +100,7 @@ fn qconv(g: &mut pb::GraphProto, name: &str, x: &str, xs: f32, w: &[f32], dims: 
 pub fn to_qlinear_onnx(net: &FoldedNet, ranges: &Ranges, meta: &ModelMetadata) -> Vec<u8> {
     let cfg = &net.config;
     let mut g = pb::GraphProto { name: meta.name.clone(), ..Default::default() };
-    g.input.push(value_info("input", &[None, Some(cfg.in_channels), Some(cfg.height), Some(cfg.width)]));
+    g.input.push(value_info("input", &[None, Some(1), Some(cfg.height), Some(cfg.width)]));
     g.output.push(value_info("embedding", &[None, Some(cfg.embedding_dim)]));
     // Each u8 tensor `t` has initializers `t.scale` and `t.zero`.
     let (mut xs, xz) = u8_params(ranges.input);

@@ -93,9 +93,9 @@ pub struct BurnEmbedder<'a> {
 
 impl Embedder for BurnEmbedder<'_> {
     fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let (c, h, w, d) = (self.config.in_channels, self.config.height, self.config.width, self.config.embedding_dim);
+        let (h, w, d) = (self.config.height, self.config.width, self.config.embedding_dim);
         let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
-        let x = Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), c, h, w]), &self.device);
+        let x = Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), 1, h, w]), &self.device);
         let e = self.model.forward(x).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(e.chunks(d).map(|c| c.to_vec()).collect())
     }
@@ -170,7 +170,7 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
                 .collect::<Result<_>>()?;
             let n = inputs.len();
             let flat: Vec<f32> = inputs.into_iter().flatten().collect();
-            let x = Tensor::<4>::from_data(TensorData::new(flat, [n, cfg.encoder.in_channels, cfg.encoder.height, cfg.encoder.width]), &device);
+            let x = Tensor::<4>::from_data(TensorData::new(flat, [n, 1, cfg.encoder.height, cfg.encoder.width]), &device);
             let out = compute(&cfg.loss, model.forward(x), &labels);
             let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);

@@ -47,7 +47,7 @@ fn small_config() -> TrainConfig {
         name: "test".into(),
         datasets: vec!["shapes".into()],
         preprocess: Preprocess::ink(32, 32),
-        encoder: EncoderConfig { in_channels: 1, height: 32, width: 32, channels: vec![8, 16], embedding_dim: 16 },
+        encoder: EncoderConfig { height: 32, width: 32, channels: vec![8, 16], embedding_dim: 16 },
         loss: LossParams { kind: LossKind::TripletBatchHard, margin: 0.3, scale: 32.0 },
         p: 4,
         k: 4,
@@ -82,7 +82,7 @@ fn meta(cfg: &EncoderConfig, pre: Preprocess) -> ModelMetadata {
 
 #[test]
 fn exported_onnx_matches_burn_and_int8_forms_stay_close() {
-    let cfg = EncoderConfig { in_channels: 1, height: 32, width: 48, channels: vec![8, 16, 24], embedding_dim: 32 };
+    let cfg = EncoderConfig { height: 32, width: 48, channels: vec![8, 16, 24], embedding_dim: 32 };
     let pre = Preprocess::ink(32, 48);
     let device = Device::default().autodiff();
     device.seed(11);
