@@ -196,7 +196,7 @@ fn preset(p: Preset) -> TrainConfig {
             weight_decay: 1e-4,
             val_fraction: 0.25,
             seed: 7,
-            turned_classes: vec![],
+            turned_classes: vec!["omniglot".into()],
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
