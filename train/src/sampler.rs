@@ -37,9 +37,14 @@ impl PkSampler {
     /// forgery gets a label of its own, so it is a negative for everything and a
     /// positive for nothing.
     pub fn batch(&self, rng: &mut impl Rng) -> (Vec<Pick>, Vec<i64>) {
-        // P distinct identities, each drawn with its weight (uniform when all are 1).
-        let slots: Vec<usize> = (0..self.eligible.len()).collect();
-        let chosen: Vec<usize> = slots.choose_multiple_weighted(rng, self.p, |&j| self.weights[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect();
+        // P distinct identities, each drawn with its weight. Equal weights take the plain
+        // draw, whose random stream the presets' shipped models were trained with.
+        let chosen: Vec<usize> = if self.weights.iter().all(|&w| w == self.weights[0]) {
+            self.eligible.choose_multiple(rng, self.p).copied().collect()
+        } else {
+            let slots: Vec<usize> = (0..self.eligible.len()).collect();
+            slots.choose_multiple_weighted(rng, self.p, |&j| self.weights[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect()
+        };
         let mut picks = vec![];
         let mut labels = vec![];
         let mut next_forgery_label = -1i64;
