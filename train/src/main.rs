@@ -250,15 +250,16 @@ fn face_finder(detector: Option<PathBuf>, landmarks: Option<PathBuf>) -> Result<
 }
 
 fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinder>) -> Result<()> {
-    let (mut train_ids, mut val) = load_split(data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed, &cfg.turned_classes)?;
+    let (mut train_ids, mut val) = load_split(data, &cfg)?;
     if let Some(finder) = faces {
-        let missed;
-        (train_ids, missed) = align_faces(train_ids, finder);
-        eprintln!("faces aligned: none found in {missed} training pictures (left out)");
+        let align = |ids, what: &str| {
+            let (ids, missed) = align_faces(ids, finder);
+            eprintln!("faces aligned: none found in {missed} {what} pictures (left out)");
+            ids
+        };
+        train_ids = align(train_ids, "training");
         for set in &mut val {
-            let missed;
-            (*set, missed) = align_faces(std::mem::take(set), finder);
-            eprintln!("faces aligned: none found in {missed} validation pictures (left out)");
+            *set = align(std::mem::take(set), "validation");
         }
     }
     let stem = out.with_extension("");
@@ -432,7 +433,7 @@ fn main() -> Result<()> {
         Cmd::Quantize { model, preset: p, data, out, calibration } => {
             let cfg = preset(p);
             let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
-            let (train_ids, _) = load_split(&data, &cfg.datasets, &cfg.preprocess, cfg.val_fraction, cfg.seed, &cfg.turned_classes)?;
+            let (train_ids, _) = load_split(&data, &cfg)?;
             let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
             let q = qlinear_form(&bytes, &train_ids, &cfg.preprocess, calibration)?;
             std::fs::write(&out, &q)?;

@@ -14,8 +14,9 @@ pub struct PkSampler {
     genuine: Vec<Vec<usize>>,
     forged: Vec<Vec<usize>>,
     eligible: Vec<usize>,
-    /// Draw weight of each eligible identity.
-    weights: Vec<f64>,
+    /// Draw weight of each eligible identity; None when they are all equal (the plain
+    /// draw, whose random stream the presets' shipped models were trained with).
+    weights: Option<Vec<f64>>,
     pub p: usize,
     pub k: usize,
     /// Forgeries added per chosen identity that has any.
@@ -29,7 +30,8 @@ impl PkSampler {
         let eligible: Vec<usize> = (0..ids.len()).filter(|&i| genuine[i].len() >= 2).collect();
         assert!(eligible.len() >= 2, "need at least two identities with two genuine samples each");
         let p = p.min(eligible.len());
-        let weights = eligible.iter().map(|&i| ids[i].draw_weight).collect();
+        let weights: Vec<f64> = eligible.iter().map(|&i| ids[i].draw_weight).collect();
+        let weights = weights.iter().any(|&w| w != weights[0]).then_some(weights);
         PkSampler { genuine, forged, eligible, weights, p, k, forgeries }
     }
 
@@ -37,13 +39,13 @@ impl PkSampler {
     /// forgery gets a label of its own, so it is a negative for everything and a
     /// positive for nothing.
     pub fn batch(&self, rng: &mut impl Rng) -> (Vec<Pick>, Vec<i64>) {
-        // P distinct identities, each drawn with its weight. Equal weights take the plain
-        // draw, whose random stream the presets' shipped models were trained with.
-        let chosen: Vec<usize> = if self.weights.iter().all(|&w| w == self.weights[0]) {
-            self.eligible.choose_multiple(rng, self.p).copied().collect()
-        } else {
-            let slots: Vec<usize> = (0..self.eligible.len()).collect();
-            slots.choose_multiple_weighted(rng, self.p, |&j| self.weights[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect()
+        // P distinct identities, each drawn with its weight.
+        let chosen: Vec<usize> = match &self.weights {
+            None => self.eligible.choose_multiple(rng, self.p).copied().collect(),
+            Some(w) => {
+                let slots: Vec<usize> = (0..self.eligible.len()).collect();
+                slots.choose_multiple_weighted(rng, self.p, |&j| w[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect()
+            }
         };
         let mut picks = vec![];
         let mut labels = vec![];

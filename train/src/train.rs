@@ -51,15 +51,16 @@ pub fn dataset_prefix(dir: &Path) -> String {
     format!("{}/", dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
 }
 
-/// Reads each dataset and splits it by identity with the config's fraction and seed.
-pub fn load_split(data_root: &Path, datasets: &[String], preprocess: &Preprocess, val_fraction: f64, seed: u64, turned: &[String]) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
+/// Reads each of the config's datasets and splits it by identity with its fraction and
+/// seed; training identities of its `turned_classes` get their turned copies.
+pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
     let mut train = vec![];
     let mut val = vec![];
-    for d in datasets {
+    for d in &cfg.datasets {
         let dir = data_root.join(d);
-        let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir)).with_context(|| format!("reading {}", dir.display()))?, preprocess);
-        let (mut t, v) = split_by_identity(ids, val_fraction, seed);
-        if turned.contains(d) {
+        let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir)).with_context(|| format!("reading {}", dir.display()))?, &cfg.preprocess);
+        let (mut t, v) = split_by_identity(ids, cfg.val_fraction, cfg.seed);
+        if cfg.turned_classes.contains(d) {
             t = with_turned_copies(t);
         }
         eprintln!("{d}: {} training identities ({} samples), {} validation identities ({} samples)", t.len(), t.iter().map(|i| i.samples.len()).sum::<usize>(), v.len(), v.iter().map(|i| i.samples.len()).sum::<usize>());
