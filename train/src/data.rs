@@ -284,30 +284,63 @@ pub fn turn_strokes(strokes: &Strokes, quarters: usize) -> Strokes {
     strokes.iter().map(|s| s.iter().map(turn).collect()).collect()
 }
 
-/// Each identity, and the same identity turned by one, two and three quarter turns as three
-/// new identities (a character turned on its side is another character: the standard way
-/// to multiply Omniglot's classes). The four share the original's draw weight, so the
-/// dataset's share of each batch stays what it was. Forgeries are turned with their
-/// identity. Only for training sets: validation keeps the pictures as drawn.
-pub fn with_turned_copies(ids: Vec<Identity>) -> Vec<Identity> {
-    let mut out = Vec::with_capacity(ids.len() * 4);
+/// `img` mirrored left to right.
+pub fn mirror_image(img: &GrayImage) -> GrayImage {
+    let data = img.data.chunks(img.width).flat_map(|row| row.iter().rev().copied()).collect();
+    GrayImage { width: img.width, height: img.height, data }
+}
+
+/// `strokes` mirrored like [`mirror_image`]; times and pressure kept.
+pub fn mirror_strokes(strokes: &Strokes) -> Strokes {
+    strokes.iter().map(|s| s.iter().map(|p| Point { x: -p.x, ..*p }).collect()).collect()
+}
+
+/// Each identity and `n - 1` transformed copies of it, as new identities: copy `i` (1..n)
+/// has its pictures and trajectories remade by `image(_, i)` and `strokes(_, i)`, and
+/// `label(i)` appended to its names. The `n` share the original's draw weight, so the
+/// dataset's share of each batch stays what it was. Forgeries go with their identity.
+fn with_copies(
+    ids: Vec<Identity>,
+    n: usize,
+    label: impl Fn(usize) -> String,
+    image: impl Fn(&GrayImage, usize) -> GrayImage,
+    strokes: impl Fn(&Strokes, usize) -> Strokes,
+) -> Vec<Identity> {
+    let mut out = Vec::with_capacity(ids.len() * n);
     for id in ids {
-        for q in 1..4 {
+        let weight = id.draw_weight / n as f64;
+        for i in 1..n {
+            let named = |s: &str| format!("{s} {}", label(i));
             out.push(Identity {
-                name: format!("{} turned {}", id.name, 90 * q),
+                name: named(&id.name),
                 split_key: id.split_key.clone(),
-                group: format!("{} turned {}", id.group, 90 * q),
+                group: named(&id.group),
                 samples: id
                     .samples
                     .iter()
-                    .map(|s| Sample { image: s.image.as_ref().map(|i| turn_image(i, q)), strokes: s.strokes.as_ref().map(|st| turn_strokes(st, q)), forged: s.forged, origin: format!("{} turned {}", s.origin, 90 * q) })
+                    .map(|s| Sample { image: s.image.as_ref().map(|p| image(p, i)), strokes: s.strokes.as_ref().map(|st| strokes(st, i)), forged: s.forged, origin: named(&s.origin) })
                     .collect(),
-                draw_weight: id.draw_weight / 4.0,
+                draw_weight: weight,
             });
         }
-        out.push(Identity { draw_weight: id.draw_weight / 4.0, ..id });
+        out.push(Identity { draw_weight: weight, ..id });
     }
     out
+}
+
+/// Each identity, and the same identity turned by one, two and three quarter turns as three
+/// new identities (a character turned on its side is another character: the standard way
+/// to multiply Omniglot's classes), sharing its draw weight. Only for training sets:
+/// validation keeps the pictures as drawn.
+pub fn with_turned_copies(ids: Vec<Identity>) -> Vec<Identity> {
+    with_copies(ids, 4, |q| format!("turned {}", 90 * q), turn_image, turn_strokes)
+}
+
+/// Each identity, and its mirror image as a new identity (a character written mirrored is
+/// another character), sharing its draw weight. After [`with_turned_copies`] this gives
+/// all eight turns and reflections. Only for training sets.
+pub fn with_mirrored_copies(ids: Vec<Identity>) -> Vec<Identity> {
+    with_copies(ids, 2, |_| "mirrored".into(), |p, _| mirror_image(p), |s, _| mirror_strokes(s))
 }
 
 /// One trial of Omniglot's one-shot runs layout: a query and the candidates, one of
@@ -467,5 +500,31 @@ mod tests {
         assert!((out.iter().map(|i| i.draw_weight).sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(out[0].samples[0].image.as_ref().unwrap().width, 2);
         assert_eq!(out[0].samples[0].strokes.as_ref().unwrap()[0][0], Point { x: -2.0, y: 1.0, t: None, p: None });
+    }
+
+    #[test]
+    fn mirrored_copies_flip_pictures_and_strokes_alike() {
+        let img = GrayImage::new(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!(mirror_image(&img).data, vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0]);
+        assert_eq!(mirror_image(&mirror_image(&img)), img);
+        // The "L" again: mirrored from its strokes and mirrored as a picture must agree.
+        let strokes = vec![vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)]];
+        let cfg = Preprocess::ink(64, 64);
+        let from_strokes = strokes_to_input(&mirror_strokes(&strokes), &cfg).unwrap();
+        let from_picture = image_to_input(&mirror_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap()), &cfg).unwrap();
+        let plain = strokes_to_input(&strokes, &cfg).unwrap();
+        let cos = |a: &[f32], b: &[f32]| {
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (norm(a) * norm(b))
+        };
+        assert!(cos(&from_strokes, &from_picture) > 0.8, "mirrored strokes and picture disagree");
+        assert!(cos(&from_strokes, &plain) < cos(&from_strokes, &from_picture), "mirroring changed nothing");
+
+        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![Sample { image: Some(img), strokes: Some(strokes), forged: false, origin: "o".into() }], draw_weight: 1.0 };
+        let out = with_mirrored_copies(with_turned_copies(vec![id]));
+        assert_eq!(out.len(), 8);
+        assert_eq!(out.iter().map(|i| i.name.clone()).collect::<std::collections::HashSet<_>>().len(), 8);
+        assert!(out.iter().all(|i| (i.draw_weight - 0.125).abs() < 1e-12 && i.split_key == "omniglot/Greek"));
+        assert_eq!(out[0].name, "omniglot/Greek/c1 turned 90 mirrored");
     }
 }

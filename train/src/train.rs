@@ -3,7 +3,7 @@
 //! the best epoch to ONNX.
 
 use crate::augment::augmented_input;
-use crate::data::{read_identities, split_by_identity, with_turned_copies, Identity};
+use crate::data::{read_identities, split_by_identity, with_mirrored_copies, with_turned_copies, Identity};
 use crate::eval::{embed_identities, pair_scores, Embedder, PairScores};
 use crate::loss::{compute, LossParams};
 use crate::model::{Encoder, EncoderConfig};
@@ -44,6 +44,10 @@ pub struct TrainConfig {
     /// turns, as new identities ([`crate::data::with_turned_copies`]; Omniglot's characters).
     #[serde(default)]
     pub turned_classes: Vec<String>,
+    /// Datasets whose training identities (turned copies included) also count mirrored, as
+    /// new identities ([`crate::data::with_mirrored_copies`]).
+    #[serde(default)]
+    pub mirrored_classes: Vec<String>,
 }
 
 /// The prefix that keeps identity names of different datasets apart: the folder's name.
@@ -52,7 +56,8 @@ pub fn dataset_prefix(dir: &Path) -> String {
 }
 
 /// Reads each of the config's datasets and splits it by identity with its fraction and
-/// seed; training identities of its `turned_classes` get their turned copies.
+/// seed; training identities of its `turned_classes` and `mirrored_classes` get their
+/// turned and mirrored copies.
 pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
     let mut train = vec![];
     let mut val = vec![];
@@ -62,6 +67,9 @@ pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>,
         let (mut t, v) = split_by_identity(ids, cfg.val_fraction, cfg.seed);
         if cfg.turned_classes.contains(d) {
             t = with_turned_copies(t);
+        }
+        if cfg.mirrored_classes.contains(d) {
+            t = with_mirrored_copies(t);
         }
         eprintln!("{d}: {} training identities ({} samples), {} validation identities ({} samples)", t.len(), t.iter().map(|i| i.samples.len()).sum::<usize>(), v.len(), v.iter().map(|i| i.samples.len()).sum::<usize>());
         train.extend(t);

@@ -59,6 +59,7 @@ fn small_config() -> TrainConfig {
         val_fraction: 0.25,
         seed: 3,
         turned_classes: vec![],
+        mirrored_classes: vec![],
     }
 }
 
