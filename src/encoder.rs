@@ -123,11 +123,50 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
+/// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
+/// over rows followed by a 1x2 pool over columns: the same maxima, exactly. tract runs a
+/// 2x2 stride-2 pool one output at a time with bounds checks on every tap (15% of the
+/// signature network's time in Chromium, profiled), while a 2x1 pool reduces two contiguous
+/// rows, which compiles to vector code, and leaves the column pool half the data.
+pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
+    let Some(g) = proto.graph.as_mut() else { return };
+    let ints = |n: &pb::NodeProto, name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
+    let mut nodes = Vec::with_capacity(g.node.len());
+    for node in std::mem::take(&mut g.node) {
+        let plain = node.attribute.iter().all(|a| match a.name.as_str() {
+            "kernel_shape" | "strides" => a.ints == [2, 2],
+            "pads" => a.ints.iter().all(|&p| p == 0),
+            "dilations" => a.ints.iter().all(|&d| d == 1),
+            "ceil_mode" => a.i == 0,
+            "auto_pad" => a.s.is_empty() || a.s == b"NOTSET" || a.s == b"VALID",
+            _ => false,
+        });
+        let square = node.op_type == "MaxPool" && node.output.len() == 1 && plain && ints(&node, "kernel_shape").as_deref() == Some(&[2, 2][..]) && ints(&node, "strides").as_deref() == Some(&[2, 2][..]);
+        if !square {
+            nodes.push(node);
+            continue;
+        }
+        let pool = |input: String, output: String, k: [i64; 2], name: String| pb::NodeProto {
+            op_type: "MaxPool".into(),
+            name,
+            input: vec![input],
+            output: vec![output],
+            attribute: ["kernel_shape", "strides"].map(|a| pb::AttributeProto { name: a.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: k.to_vec(), ..Default::default() }).to_vec(),
+            ..Default::default()
+        };
+        let rows = format!("{}.rows", node.output[0]);
+        nodes.push(pool(node.input[0].clone(), rows.clone(), [2, 1], format!("{}.rows", node.name)));
+        nodes.push(pool(rows, node.output[0].clone(), [1, 2], format!("{}.cols", node.name)));
+    }
+    g.node = nodes;
+}
+
 /// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW),
-/// its int8 weights dequantised first ([`fold_dequantization`]). `what` names the graph in
-/// the error.
+/// its int8 weights dequantised first ([`fold_dequantization`]) and its 2x2 max pools split
+/// ([`split_square_pools`]). `what` names the graph in the error.
 pub(crate) fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
+    split_square_pools(&mut proto);
     optimised_plan(&proto, shape, what)
 }
 
@@ -286,5 +325,57 @@ mod tests {
         let a = run_plan(&by_tract, shape, input.clone(), "test").unwrap();
         let b = run_plan(&ours, shape, input, "test").unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn split_pools_give_the_same_maxima() {
+        // The signature network (four 2x2 pools over even sizes) and a lone pool over an odd
+        // size, where floor rounding must drop the same last row and column.
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        fold_dequantization(&mut proto);
+        let shape = [1, 1, 64, 128];
+        let whole = optimised_plan(&proto, shape, "test").unwrap();
+        let pools = |p: &pb::ModelProto| p.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "MaxPool").count();
+        let mut split = proto.clone();
+        split_square_pools(&mut split);
+        assert_eq!((pools(&proto), pools(&split)), (4, 8));
+        let input: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
+        let split = optimised_plan(&split, shape, "test").unwrap();
+        assert_eq!(run_plan(&whole, shape, input.clone(), "test").unwrap(), run_plan(&split, shape, input, "test").unwrap());
+
+        let attr = |name: &str, ints: &[i64]| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: ints.to_vec(), ..Default::default() };
+        let value = |name: &str, dims: &[i64]| pb::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: ONNX_FLOAT,
+                    shape: Some(pb::TensorShapeProto { dim: dims.iter().map(|&d| pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(d)), ..Default::default() }).collect() }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let lone = |pads: &[i64]| {
+            let mut attribute = vec![attr("kernel_shape", &[2, 2]), attr("strides", &[2, 2])];
+            if !pads.is_empty() {
+                attribute.push(attr("pads", pads));
+            }
+            let node = pb::NodeProto { op_type: "MaxPool".into(), name: "p".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
+            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value("x", &[1, 2, 5, 7])], output: vec![value("y", &[])], ..Default::default() }), ..Default::default() }
+        };
+        let shape = [1, 2, 5, 7];
+        let input: Vec<f32> = (0..70).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();
+        let plain = lone(&[]);
+        let mut split = plain.clone();
+        split_square_pools(&mut split);
+        assert_eq!(pools(&split), 2);
+        let a = run_plan(&optimised_plan(&plain, shape, "test").unwrap(), shape, input.clone(), "test").unwrap();
+        assert_eq!(a.len(), 2 * 2 * 3);
+        assert_eq!(a, run_plan(&optimised_plan(&split, shape, "test").unwrap(), shape, input, "test").unwrap());
+        // A padded pool is left alone.
+        let mut padded = lone(&[0, 0, 1, 1]);
+        split_square_pools(&mut padded);
+        assert_eq!(pools(&padded), 1);
     }
 }
