@@ -10,3 +10,6 @@ export type {
  * `options.faces` says otherwise; `faceTrained` is this repository's small whole-picture face encoder.
  */
 export declare const models: Readonly<{ signature: string; face: string; faceTrained: string; faceDetector: string; faceLandmarks: string }>;
+
+/** Which of the package's two WebAssembly builds this engine runs: the relaxed-SIMD one (fused multiply-add in the matrix kernels) where the engine supports it, else the simd128 one. */
+export declare const wasmBuild: 'relaxed-simd' | 'simd128';

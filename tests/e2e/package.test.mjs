@@ -65,6 +65,34 @@ test('loads a shipped model by URL with progress, and embeds every image kind', 
   await context.close();
 });
 
+test('Chromium runs the relaxed-SIMD build, which embeds as the simd128 build does', async () => {
+  const context = await browser.newContext();
+  const page = await openPage(context);
+  const r = await page.evaluate(async () => {
+    const { wasmBuild } = await import('/pkg/index.js');
+    // Each build through its own instance of the glue module (a query makes a new module).
+    const instance = async (file) => {
+      const glue = await import(`/pkg/siamese_wasm.js?${file}`);
+      await glue.default({ module_or_path: `/pkg/${file}` });
+      return glue;
+    };
+    const builds = [await instance('siamese_wasm_bg.wasm'), await instance('siamese_wasm_relaxed_bg.wasm')];
+    const out = {};
+    for (const [model, h, w] of [['signature', 64, 128], ['face', 64, 64]]) {
+      const x = new Float32Array(h * w).map((_, i) => ((i * 7919) % 100) / 100);
+      const [a, b] = await Promise.all(builds.map(async (g) => (await g.Verifier.load(`/models/${model}.onnx`, { db: false })).embedInput(x)));
+      out[model] = { diff: Math.max(...a.map((v, i) => Math.abs(v - b[i]))), dot: a.reduce((s, v, i) => s + v * b[i], 0) };
+    }
+    return { wasmBuild, out };
+  });
+  assert.equal(r.wasmBuild, 'relaxed-simd');
+  for (const [model, { diff, dot }] of Object.entries(r.out)) {
+    // Fused multiply-add rounds once where mul + add rounds twice: equal up to float noise.
+    assert.ok(diff < 1e-4 && dot > 0.9999, `${model}: ${JSON.stringify({ diff, dot })}`);
+  }
+  await context.close();
+});
+
 test('a full disk fails the enrolment with storage_full and loses nothing', async () => {
   const context = await browser.newContext();
   const page = await openPage(context);
