@@ -1,10 +1,11 @@
 // Offline support: every file the demo needs is cached at install; requests go to the
 // network first (so an online visit is always fresh) and fall back to the cache offline.
-const CACHE = 'siamese-demo-v2';
+const CACHE = 'siamese-demo-v3';
 const FILES = [
   './', 'index.html', 'style.css', 'app.js', 'worker.js',
   '/vendor/signature_pad.js',
-  '/pkg/index.js', '/pkg/siamese_wasm.js', '/pkg/siamese_wasm_bg.wasm',
+  // Both wasm builds: the package picks one by what the engine supports (js/index.js).
+  '/pkg/index.js', '/pkg/siamese_wasm.js', '/pkg/siamese_wasm_bg.wasm', '/pkg/siamese_wasm_relaxed_bg.wasm',
   '/pkg/models/signature.onnx', '/pkg/models/face-recognition.onnx',
   '/pkg/models/face-detector.onnx', '/pkg/models/face-landmarks.onnx',
 ];
