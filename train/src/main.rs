@@ -197,7 +197,7 @@ fn preset(p: Preset) -> TrainConfig {
             val_fraction: 0.25,
             seed: 7,
             turned_classes: vec!["omniglot".into()],
-            mirrored_classes: vec![],
+            mirrored_classes: vec!["omniglot".into()],
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
