@@ -154,9 +154,11 @@ pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
             attribute: ["kernel_shape", "strides"].map(|a| pb::AttributeProto { name: a.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: k.to_vec(), ..Default::default() }).to_vec(),
             ..Default::default()
         };
+        // Unnamed nodes stay unnamed: tract then names each after its (unique) output.
+        let named = |part: &str| if node.name.is_empty() { String::new() } else { format!("{}.{part}", node.name) };
         let rows = format!("{}.rows", node.output[0]);
-        nodes.push(pool(node.input[0].clone(), rows.clone(), [2, 1], format!("{}.rows", node.name)));
-        nodes.push(pool(rows, node.output[0].clone(), [1, 2], format!("{}.cols", node.name)));
+        nodes.push(pool(node.input[0].clone(), rows.clone(), [2, 1], named("rows")));
+        nodes.push(pool(rows, node.output[0].clone(), [1, 2], named("cols")));
     }
     g.node = nodes;
 }
@@ -361,7 +363,7 @@ mod tests {
             if !pads.is_empty() {
                 attribute.push(attr("pads", pads));
             }
-            let node = pb::NodeProto { op_type: "MaxPool".into(), name: "p".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
+            let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
             pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value("x", &[1, 2, 5, 7])], output: vec![value("y", &[])], ..Default::default() }), ..Default::default() }
         };
         let shape = [1, 2, 5, 7];
