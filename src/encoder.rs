@@ -123,6 +123,24 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
+/// An f32 graph input or output named `name` with shape `dims` (`None`: the batch axis,
+/// named "batch").
+pub fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = dims
+        .iter()
+        .map(|d| Dimension { value: Some(match d { Some(v) => Value::DimValue(*v as i64), None => Value::DimParam("batch".into()) }), ..Default::default() })
+        .collect();
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: ONNX_FLOAT, shape: Some(pb::TensorShapeProto { dim }) })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
 /// over rows followed by a 1x2 pool over columns: the same maxima, exactly. tract runs a
 /// 2x2 stride-2 pool one output at a time with bounds checks on every tap (15% of the
@@ -347,24 +365,13 @@ mod tests {
         assert_eq!(run_plan(&whole, shape, input.clone(), "test").unwrap(), run_plan(&split, shape, input, "test").unwrap());
 
         let attr = |name: &str, ints: &[i64]| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: ints.to_vec(), ..Default::default() };
-        let value = |name: &str, dims: &[i64]| pb::ValueInfoProto {
-            name: name.into(),
-            r#type: Some(pb::TypeProto {
-                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                    elem_type: ONNX_FLOAT,
-                    shape: Some(pb::TensorShapeProto { dim: dims.iter().map(|&d| pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(d)), ..Default::default() }).collect() }),
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         let lone = |pads: &[i64]| {
             let mut attribute = vec![attr("kernel_shape", &[2, 2]), attr("strides", &[2, 2])];
             if !pads.is_empty() {
                 attribute.push(attr("pads", pads));
             }
             let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
-            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value("x", &[1, 2, 5, 7])], output: vec![value("y", &[])], ..Default::default() }), ..Default::default() }
+            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value_info("x", &[Some(1), Some(2), Some(5), Some(7)])], output: vec![value_info("y", &[])], ..Default::default() }), ..Default::default() }
         };
         let shape = [1, 2, 5, 7];
         let input: Vec<f32> = (0..70).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();

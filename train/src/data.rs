@@ -459,6 +459,7 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 mod tests {
     use super::*;
     use siamese_wasm::metadata::Preprocess;
+    use siamese_wasm::metrics::cosine;
     use siamese_wasm::preprocess::image_to_input;
     use siamese_wasm::strokes::{render, strokes_to_input};
 
@@ -481,9 +482,7 @@ mod tests {
         for q in 0..4 {
             let from_strokes = strokes_to_input(&turn_strokes(&strokes, q), &cfg).unwrap();
             let from_picture = image_to_input(&turn_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap(), q), &cfg).unwrap();
-            let dot: f32 = from_strokes.iter().zip(&from_picture).map(|(a, b)| a * b).sum();
-            let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
-            let cos = dot / (norm(&from_strokes) * norm(&from_picture));
+            let cos = cosine(&from_strokes, &from_picture);
             assert!(cos > 0.8, "{q} quarter turns: strokes and picture disagree (cosine {cos})");
         }
     }
@@ -513,12 +512,8 @@ mod tests {
         let from_strokes = strokes_to_input(&mirror_strokes(&strokes), &cfg).unwrap();
         let from_picture = image_to_input(&mirror_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap()), &cfg).unwrap();
         let plain = strokes_to_input(&strokes, &cfg).unwrap();
-        let cos = |a: &[f32], b: &[f32]| {
-            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (norm(a) * norm(b))
-        };
-        assert!(cos(&from_strokes, &from_picture) > 0.8, "mirrored strokes and picture disagree");
-        assert!(cos(&from_strokes, &plain) < cos(&from_strokes, &from_picture), "mirroring changed nothing");
+        assert!(cosine(&from_strokes, &from_picture) > 0.8, "mirrored strokes and picture disagree");
+        assert!(cosine(&from_strokes, &plain) < cosine(&from_strokes, &from_picture), "mirroring changed nothing");
 
         let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![Sample { image: Some(img), strokes: Some(strokes), forged: false, origin: "o".into() }], draw_weight: 1.0 };
         let out = with_mirrored_copies(with_turned_copies(vec![id]));

@@ -7,6 +7,8 @@
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
+/// The core writes graph inputs and outputs the same way (its tests build graphs too).
+pub(crate) use siamese_wasm::encoder::value_info;
 use tract_onnx::pb;
 
 /// The network's weights as plain arrays, batch norm folded in.
@@ -128,22 +130,6 @@ pub(crate) fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attr
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: outputs.iter().map(|s| s.to_string()).collect(),
         attribute,
-        ..Default::default()
-    }
-}
-
-pub(crate) fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
-    use pb::tensor_shape_proto::{dimension::Value, Dimension};
-    let dim = dims
-        .iter()
-        .map(|d| Dimension { value: Some(match d { Some(v) => Value::DimValue(*v as i64), None => Value::DimParam("batch".into()) }), ..Default::default() })
-        .collect();
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: FLOAT, shape: Some(pb::TensorShapeProto { dim }) })),
-            ..Default::default()
-        }),
         ..Default::default()
     }
 }
