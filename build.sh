@@ -21,7 +21,10 @@ bindgen "$target_dir/wasm32-unknown-unknown/wasm/siamese_wasm.wasm" pkg
 relaxed_out=$(mktemp -d)
 bindgen "$target_dir/relaxed-simd/wasm32-unknown-unknown/wasm/siamese_wasm.wasm" "$relaxed_out"
 # One JavaScript glue serves both modules only if wasm-bindgen wrote the same glue for each.
-if ! cmp -s pkg/siamese_wasm.js "$relaxed_out/siamese_wasm.js"; then
+# Its "Cast intrinsic" comments quote function-table indices, which may differ between the
+# builds; the code beside them calls the module's exports by name.
+glue() { grep -v '^ *// Cast intrinsic for ' "$1"; }
+if ! cmp -s <(glue pkg/siamese_wasm.js) <(glue "$relaxed_out/siamese_wasm.js"); then
   echo "build: the relaxed-SIMD build's JavaScript glue differs from the simd128 build's" >&2
   exit 1
 fi

@@ -26,8 +26,9 @@ pub(crate) fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::BadModel, format!("{what}: {e}"))
 }
 
-const ONNX_FLOAT: i32 = 1;
-const ONNX_INT8: i32 = 3;
+/// ONNX's element type codes (`TensorProto.DataType`) for f32 and int8.
+pub const ONNX_FLOAT: i32 = 1;
+pub const ONNX_INT8: i32 = 3;
 
 /// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
 /// None for anything else.

@@ -11,6 +11,9 @@ pub mod encoder;
 pub mod error;
 pub mod export;
 pub mod face;
+// tract's f32 convolutions in wasm run on our own 4x8 kernel (why: in the module).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod gemm_kernel;
 pub mod gallery;
 pub mod metadata;
 pub mod metrics;

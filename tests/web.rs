@@ -358,3 +358,66 @@ fn gallery_search_in_wasm_is_exact() {
     let got: Vec<(String, f32)> = g.search(&q, 5).unwrap().into_iter().map(|m| (m.id, m.score)).collect();
     assert_eq!(got, want);
 }
+
+/// tract's f32 convolutions run on our wasm kernel (src/gemm_kernel.rs): dispatch names it, and
+/// convolutions with bias and ReLU fused equal plain sums of products, at sizes that fill no
+/// tile exactly (border tiles on both sides), through eager and lazy im2col.
+#[wasm_bindgen_test]
+fn convolutions_on_our_kernel_equal_plain_sums() {
+    use siamese_wasm::encoder::{value_info, ONNX_FLOAT};
+    use tract_onnx::pb;
+    use tract_onnx::prelude::*;
+    let picked = tract_linalg::MmmDispatch::native().preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048)).unwrap();
+    assert_eq!(picked.name(), siamese_wasm::gemm_kernel::KERNEL_NAME);
+
+    let mut s = 7u32;
+    let mut next = move || {
+        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+        (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    };
+    // (input channels, output channels, height, width, padding). The last one's im2col
+    // buffer (144 x 2048 floats) is over tract's eager limit in wasm, so it gathers lazily.
+    for (ci, co, h, w, pad) in [(3, 6, 13, 11, 1), (16, 20, 9, 7, 0), (1, 16, 31, 67, 1), (16, 32, 32, 64, 1)] {
+        let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
+        let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
+        let b: Vec<f32> = (0..co).map(|_| next()).collect();
+        let init = |name: &str, dims: Vec<i64>, v: &[f32]| pb::TensorProto { name: name.into(), dims, data_type: ONNX_FLOAT, raw_data: v.iter().flat_map(|f| f.to_le_bytes()).collect(), ..Default::default() };
+        let ints = |name: &str, v: &[i64]| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() };
+        let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute: vec![ints("kernel_shape", &[3, 3]), ints("pads", &[pad as i64; 4])], ..Default::default() };
+        let relu = pb::NodeProto { op_type: "Relu".into(), input: vec!["c".into()], output: vec!["y".into()], ..Default::default() };
+        let graph = pb::GraphProto {
+            node: vec![conv, relu],
+            initializer: vec![init("w", vec![co as i64, ci as i64, 3, 3], &wt), init("b", vec![co as i64], &b)],
+            input: vec![value_info("x", &[Some(1), Some(ci), Some(h), Some(w)])],
+            output: vec![value_info("y", &[])],
+            ..Default::default()
+        };
+        let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+        let plan = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+        let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
+        let out = plan.run(tvec!(input.into())).unwrap();
+        let got = out[0].to_plain_array_view::<f32>().unwrap();
+        let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
+        assert_eq!(got.shape(), [1, co, oh, ow]);
+        let mut worst = 0f64;
+        for o in 0..co {
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut sum = b[o] as f64;
+                    for c in 0..ci {
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let (iy, ix) = ((y + ky) as isize - pad as isize, (xx + kx) as isize - pad as isize);
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    sum += wt[((o * ci + c) * 3 + ky) * 3 + kx] as f64 * x[(c * h + iy as usize) * w + ix as usize] as f64;
+                                }
+                            }
+                        }
+                    }
+                    worst = worst.max((got[[0, o, y, xx]] as f64 - sum.max(0.0)).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
+    }
+}
