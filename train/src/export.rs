@@ -70,9 +70,10 @@ pub enum WeightFormat {
     Int8,
 }
 
-pub(crate) const FLOAT: i32 = 1;
+// ONNX element type codes: f32 and int8 are the core's (it reads them back), the rest only the
+// trainer's integer graphs write.
+pub(crate) use siamese_wasm::encoder::{ONNX_FLOAT as FLOAT, ONNX_INT8 as INT8};
 pub(crate) const UINT8: i32 = 2;
-pub(crate) const INT8: i32 = 3;
 pub(crate) const INT32: i32 = 6;
 pub(crate) const INT64: i32 = 7;
 
