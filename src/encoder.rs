@@ -233,10 +233,16 @@ impl Encoder {
         let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
         let plan = runnable(proto, [1, c, h, w], "the ONNX graph")?;
         let enc = Encoder { plan, meta };
-        // Catch a graph whose output disagrees with its metadata now, not at first use.
-        let out = enc.run(vec![0.0; c * h * w])?;
-        if out.len() != enc.meta.embedding_dim {
-            return Err(Error::new(ErrorCode::BadModel, format!("the model outputs {} values, its metadata says {}", out.len(), enc.meta.embedding_dim)));
+        // Catch a graph whose output disagrees with its metadata now, not at first use: from
+        // the shape tract inferred, or, where that is not a plain number, by running it once
+        // (a run at load costs the page's first embedding a second network run).
+        let inferred = enc.plan.model().output_fact(0).ok().and_then(|f| f.shape.as_concrete().map(|s| s.iter().product::<usize>()));
+        let outputs = match inferred {
+            Some(n) => n,
+            None => enc.run(vec![0.0; c * h * w])?.len(),
+        };
+        if outputs != enc.meta.embedding_dim {
+            return Err(Error::new(ErrorCode::BadModel, format!("the model outputs {outputs} values, its metadata says {}", enc.meta.embedding_dim)));
         }
         Ok(enc)
     }
@@ -330,6 +336,17 @@ mod tests {
         assert_eq!(ops, ["Cast", "Mul", "Relu"], "only the shared Cast stays");
         let names: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
         assert!(!names.contains(&"rows_int8") && !names.contains(&"cols_scale") && names.contains(&"keep_int8"), "{names:?}");
+    }
+
+    #[test]
+    fn an_output_size_other_than_the_metadata_is_refused_at_load() {
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
+        let mut meta = read_metadata(&bytes).unwrap().unwrap();
+        assert_eq!(meta.embedding_dim, 128);
+        meta.embedding_dim = 64;
+        let e = Encoder::from_bytes(&bytes, Some(meta)).err().expect("refused");
+        assert_eq!(e.code, ErrorCode::BadModel);
+        assert!(e.message.contains("outputs 128 values, its metadata says 64"), "{}", e.message);
     }
 
     #[test]
