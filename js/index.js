@@ -3,8 +3,8 @@
 // else. Browsers and bundlers fetch the .wasm next to this file; Node.js reads it from disk.
 import init, * as wasm from './siamese_wasm.js';
 
-// Engines with relaxed SIMD get the build whose matrix kernels use fused multiply-add (about
-// a tenth faster per embedding in Chromium, bench/README.md); others the simd128 build. The
+// Engines with relaxed SIMD get the build whose matrix kernels use fused multiply-add (a
+// tenth to a sixth faster per embedding in Chromium, bench/README.md); others the simd128 build. The
 // bytes are a one-function module using i8x16.relaxed_swizzle, which only such engines
 // validate.
 const relaxedSimd = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]));
