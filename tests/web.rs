@@ -367,6 +367,7 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
     use siamese_wasm::encoder::{value_info, ONNX_FLOAT};
     use tract_onnx::pb;
     use tract_onnx::prelude::*;
+    siamese_wasm::web::init();
     let picked = tract_linalg::MmmDispatch::native().preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048)).unwrap();
     assert_eq!(picked.name(), siamese_wasm::gemm_kernel::KERNEL_NAME);
 
@@ -420,4 +421,30 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
         }
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
     }
+}
+
+/// How many times this test binary's own static constructor has run.
+static CONSTRUCTOR_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn count_constructor_run() {
+    CONSTRUCTOR_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+// A static constructor like inventory's (tract's kernel registrations are such).
+#[used]
+#[link_section = ".init_array"]
+static COUNT_CONSTRUCTOR_RUN: extern "C" fn() = count_constructor_run;
+
+/// Static constructors run once per instance (`web::init`, which loading calls; this test
+/// harness skips start functions), not at the start of every exported function, which cost
+/// about 0.2 ms per call. Every test, and every promise callback below, enters the module
+/// through an export.
+#[wasm_bindgen_test]
+async fn static_constructors_run_once() {
+    let v = load(SIGNATURE, &unique_name("ctors")).await;
+    assert_eq!(CONSTRUCTOR_RUNS.load(std::sync::atomic::Ordering::Relaxed), 1);
+    for _ in 0..3 {
+        ok(v.list()).await;
+    }
+    assert_eq!(CONSTRUCTOR_RUNS.load(std::sync::atomic::Ordering::Relaxed), 1);
 }

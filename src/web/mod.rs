@@ -9,6 +9,28 @@ mod verifier;
 
 pub use verifier::{calibrate, similarity, Verifier};
 
+// Static constructors (inventory's registrations: tract-linalg's kernels and knobs, and our
+// matrix kernel) must run once per instance before tract is used. wasm-ld runs them at the
+// start of every exported function, about 0.2 ms a call, unless some export calls
+// `__wasm_call_ctors` itself, as `init` does.
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Runs the module's static constructors, once. wasm-bindgen's glue calls it right after
+/// instantiation (it is the start function); `Verifier.load` calls it too, for hosts that
+/// skip start functions (wasm-bindgen-test does). A Rust caller running tract directly
+/// calls it first.
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn init() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !DONE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: runs once per instance, before tract is used; the constructors are
+        // registrations into inventory's lists.
+        unsafe { __wasm_call_ctors() }
+    }
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 /** Pixels: anything a canvas can draw, or raw RGBA bytes. */

@@ -438,6 +438,7 @@ impl Verifier {
     }
 
     async fn load_inner(model: JsValue, options: JsValue) -> Result<Verifier> {
+        super::init();
         let opts = LoadOptions::read(&options)?;
         let bytes = model_bytes(&model, &opts).await?;
         opts.progress("compile", bytes.len() as f64, Some(bytes.len() as f64));
