@@ -4,17 +4,20 @@
 //! Why our own: every f32 GEMM kernel tract-linalg's wasm dispatch picks holds 16 `v128`
 //! accumulators in its k loop (8x8, 4x16). With the operands and broadcasts of a k-step that is
 //! over 20 live vectors, and V8 on x86-64 gives wasm SIMD values 16 xmm registers, so each
-//! k-step spills and reloads accumulators. This kernel keeps tract's 8x8 tile but runs the k
-//! loop twice, once per 4-row half: 8 accumulators, one broadcast A value and two B vectors,
-//! 11 registers, no spills. The B panel is read twice, from L1. A true 4x8 tile (tried) does
-//! as well in the k loop but doubles tract's per-tile work and its lazy im2col gathers.
+//! k-step must spill and reload accumulators (inferred from the speedup this kernel gives,
+//! bench/README.md; not read from V8's machine code). This kernel keeps tract's 8x8 tile but
+//! runs the k loop twice, once per 4-row half: 8 accumulators, one broadcast A value and two
+//! B vectors, 11 registers, no spills. The B panel is read twice, from L1. A true 4x8 tile
+//! (tried) does as well in the k loop but doubles tract's per-tile work and its lazy im2col
+//! gathers.
 //! Each output still sums its k products in order, so results equal tract's own kernel's.
 //!
 //! It plugs in through tract-linalg's public registries: a `MmmRoutine` makes the kernel
 //! runnable on wasm32 simd128, and a `MmmTier` one rung above tract's own wasm tier names it.
 //! tract then packs, tiles, fuses bias and activation, and handles border tiles as for its own
 //! kernels; the kernel only has to honour the fused-op list (`FusedKerSpec`), the same contract
-//! as tract's wasm kernels, whose f32 semantics it follows op by op.
+//! as tract's wasm kernels, whose f32 semantics it follows op by op. Both registrations are
+//! static constructors, like tract's own: `web::init` runs them once per instance.
 #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 
 use std::arch::wasm32::*;
