@@ -142,6 +142,22 @@ pub fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
     }
 }
 
+/// An ONNX attribute holding a list of integers.
+pub fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
+}
+
+/// An f32 initializer `name` of shape `dims`, stored raw (little-endian).
+pub fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: ONNX_FLOAT,
+        raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
 /// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
 /// over rows followed by a 1x2 pool over columns: the same maxima, exactly. tract runs a
 /// 2x2 stride-2 pool one output at a time with bounds checks on every tap (15% of the
@@ -170,7 +186,7 @@ pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
             name,
             input: vec![input],
             output: vec![output],
-            attribute: ["kernel_shape", "strides"].map(|a| pb::AttributeProto { name: a.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: k.to_vec(), ..Default::default() }).to_vec(),
+            attribute: vec![attr_ints("kernel_shape", &k), attr_ints("strides", &k)],
             ..Default::default()
         };
         // Unnamed nodes stay unnamed: tract then names each after its (unique) output.
@@ -382,11 +398,10 @@ mod tests {
         let split = optimised_plan(&split, shape, "test").unwrap();
         assert_eq!(run_plan(&whole, shape, input.clone(), "test").unwrap(), run_plan(&split, shape, input, "test").unwrap());
 
-        let attr = |name: &str, ints: &[i64]| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: ints.to_vec(), ..Default::default() };
         let lone = |pads: &[i64]| {
-            let mut attribute = vec![attr("kernel_shape", &[2, 2]), attr("strides", &[2, 2])];
+            let mut attribute = vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])];
             if !pads.is_empty() {
-                attribute.push(attr("pads", pads));
+                attribute.push(attr_ints("pads", pads));
             }
             let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
             pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value_info("x", &[Some(1), Some(2), Some(5), Some(7)])], output: vec![value_info("y", &[])], ..Default::default() }), ..Default::default() }

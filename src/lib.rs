@@ -11,7 +11,7 @@ pub mod encoder;
 pub mod error;
 pub mod export;
 pub mod face;
-// tract's f32 convolutions in wasm run on our own 4x8 kernel (why: in the module).
+// tract's f32 convolutions in wasm run on our own matrix kernel (why: in the module).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod gemm_kernel;
 pub mod gallery;

@@ -364,7 +364,7 @@ fn gallery_search_in_wasm_is_exact() {
 /// tile exactly (border tiles on both sides), through eager and lazy im2col.
 #[wasm_bindgen_test]
 fn convolutions_on_our_kernel_equal_plain_sums() {
-    use siamese_wasm::encoder::{value_info, ONNX_FLOAT};
+    use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
     use tract_onnx::pb;
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
@@ -382,13 +382,11 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
         let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
         let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
         let b: Vec<f32> = (0..co).map(|_| next()).collect();
-        let init = |name: &str, dims: Vec<i64>, v: &[f32]| pb::TensorProto { name: name.into(), dims, data_type: ONNX_FLOAT, raw_data: v.iter().flat_map(|f| f.to_le_bytes()).collect(), ..Default::default() };
-        let ints = |name: &str, v: &[i64]| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() };
-        let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute: vec![ints("kernel_shape", &[3, 3]), ints("pads", &[pad as i64; 4])], ..Default::default() };
+        let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute: vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[pad as i64; 4])], ..Default::default() };
         let relu = pb::NodeProto { op_type: "Relu".into(), input: vec!["c".into()], output: vec!["y".into()], ..Default::default() };
         let graph = pb::GraphProto {
             node: vec![conv, relu],
-            initializer: vec![init("w", vec![co as i64, ci as i64, 3, 3], &wt), init("b", vec![co as i64], &b)],
+            initializer: vec![f32_tensor("w", &[co, ci, 3, 3], &wt), f32_tensor("b", &[co], &b)],
             input: vec![value_info("x", &[Some(1), Some(ci), Some(h), Some(w)])],
             output: vec![value_info("y", &[])],
             ..Default::default()

@@ -7,8 +7,9 @@
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
-/// The core writes graph inputs and outputs the same way (its tests build graphs too).
-pub(crate) use siamese_wasm::encoder::value_info;
+/// The core builds graph inputs and outputs, integer-list attributes and f32 initializers the
+/// same way (it rewrites graphs, and its tests build them).
+pub(crate) use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
 use tract_onnx::pb;
 
 /// The network's weights as plain arrays, batch norm folded in.
@@ -113,13 +114,6 @@ pub(crate) fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: V
     pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
 }
 
-pub(crate) fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
-    raw_tensor(name, FLOAT, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
-}
-
-pub(crate) fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
-}
 pub(crate) fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
 }
