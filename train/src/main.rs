@@ -190,7 +190,7 @@ fn preset(p: Preset) -> TrainConfig {
             p: 24,
             k: 4,
             forgeries: 2,
-            epochs: 20,
+            epochs: 30,
             steps_per_epoch: 100,
             lr: 2e-3,
             weight_decay: 1e-4,
