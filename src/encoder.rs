@@ -147,15 +147,14 @@ pub fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
+/// An initializer `name` of shape `dims` and ONNX type `data_type`, its values as raw bytes.
+pub fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
+}
+
 /// An f32 initializer `name` of shape `dims`, stored raw (little-endian).
 pub fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: ONNX_FLOAT,
-        raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ..Default::default()
-    }
+    raw_tensor(name, ONNX_FLOAT, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 /// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
@@ -317,10 +316,6 @@ impl Encoder {
 mod tests {
     use super::*;
 
-    fn tensor(name: &str, dims: &[i64], data_type: i32, raw_data: Vec<u8>) -> pb::TensorProto {
-        pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type, raw_data, ..Default::default() }
-    }
-
     fn dequant_nodes(w: &str) -> [pb::NodeProto; 2] {
         let to = pb::AttributeProto { name: "to".into(), i: ONNX_FLOAT as i64, ..Default::default() };
         [
@@ -332,13 +327,12 @@ mod tests {
     #[test]
     fn int8_weights_are_dequantised_with_broadcast_scales() {
         let q: Vec<u8> = [1i8, -2, 3, 4, -5, 127].iter().map(|&v| v as u8).collect();
-        let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let mut g = pb::GraphProto::default();
         // "rows": one scale per row ([2, 1]); "cols": one per column ([1, 3]); "keep": a
         // Cast whose output is read twice, left to tract.
         for (w, sdims, s) in [("rows", vec![2, 1], vec![0.5, 2.0]), ("cols", vec![1, 3], vec![1.0, 10.0, 100.0]), ("keep", vec![1], vec![3.0])] {
-            g.initializer.push(tensor(&format!("{w}_int8"), &[2, 3], ONNX_INT8, q.clone()));
-            g.initializer.push(tensor(&format!("{w}_scale"), &sdims, ONNX_FLOAT, f32s(&s)));
+            g.initializer.push(raw_tensor(&format!("{w}_int8"), ONNX_INT8, &[2, 3], q.clone()));
+            g.initializer.push(f32_tensor(&format!("{w}_scale"), &sdims, &s));
             g.node.extend(dequant_nodes(w));
         }
         g.node.push(pb::NodeProto { op_type: "Relu".into(), input: vec!["keep_f32".into()], output: vec!["other".into()], ..Default::default() });

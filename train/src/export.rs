@@ -7,9 +7,9 @@
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
-/// The core builds graph inputs and outputs, integer-list attributes and f32 initializers the
+/// The core builds graph inputs and outputs, integer-list attributes and initializers the
 /// same way (it rewrites graphs, and its tests build them).
-pub(crate) use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
+pub(crate) use siamese_wasm::encoder::{attr_ints, f32_tensor, raw_tensor, value_info};
 use tract_onnx::pb;
 
 /// The network's weights as plain arrays, batch norm folded in.
@@ -107,11 +107,6 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
         embedding_dim: hd[1],
     };
     Ok((FoldedNet { config, convs, head: (hw, [hd[0], hd[1]], hb) }, meta))
-}
-
-/// An initializer of ONNX element type `data_type` from its little-endian bytes.
-pub(crate) fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
 }
 
 pub(crate) fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
