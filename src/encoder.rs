@@ -157,6 +157,43 @@ pub fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
     raw_tensor(name, ONNX_FLOAT, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
+/// Moves each ReLU that feeds only a max pool to after the pool: `MaxPool(Relu(x))` becomes
+/// `Relu(MaxPool(x))`, the same values exactly (ReLU is monotone, so the largest of the
+/// rectified values is the rectified largest), with the ReLU over a quarter of the values
+/// after a 2x2 pool. tract does not fuse these ReLUs into the convolution before them (a
+/// reshape sits between the matrix product and the ReLU), so each was a pass of its own over
+/// the convolution's whole output. Pools with padding are left alone: a window of padding
+/// alone would give the pool's padding value, not a rectified one.
+pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
+    let Some(g) = proto.graph.as_mut() else { return };
+    let readers = |g: &pb::GraphProto, name: &str| g.node.iter().flat_map(|n| &n.input).filter(|i| *i == name).count() + g.output.iter().filter(|o| o.name == name).count();
+    let unpadded = |n: &pb::NodeProto| {
+        n.attribute.iter().all(|a| match a.name.as_str() {
+            "pads" => a.ints.iter().all(|&p| p == 0),
+            "auto_pad" => a.s.is_empty() || a.s == b"NOTSET" || a.s == b"VALID",
+            _ => true,
+        })
+    };
+    for ri in 0..g.node.len() {
+        let relu = &g.node[ri];
+        if relu.op_type != "Relu" || relu.input.len() != 1 || relu.output.len() != 1 || readers(g, &relu.output[0]) != 1 {
+            continue;
+        }
+        let Some(pi) = g.node.iter().position(|n| n.op_type == "MaxPool" && n.output.len() == 1 && n.input.first() == Some(&relu.output[0]) && unpadded(n)) else { continue };
+        let (x, y) = (relu.input[0].clone(), g.node[pi].output[0].clone());
+        let pooled = format!("{y}.unrectified");
+        // The pool takes the ReLU's place (its input is ready there), the ReLU the pool's.
+        let mut pool = g.node[pi].clone();
+        pool.input[0] = x;
+        pool.output[0] = pooled.clone();
+        let mut relu = g.node[ri].clone();
+        relu.input[0] = pooled;
+        relu.output[0] = y;
+        g.node[ri] = pool;
+        g.node[pi] = relu;
+    }
+}
+
 /// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
 /// over rows followed by a 1x2 pool over columns: the same maxima, exactly. tract runs a
 /// 2x2 stride-2 pool one output at a time with bounds checks on every tap (15% of the
@@ -198,10 +235,12 @@ pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
 }
 
 /// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW),
-/// its int8 weights dequantised first ([`fold_dequantization`]) and its 2x2 max pools split
+/// its int8 weights dequantised first ([`fold_dequantization`]), its ReLUs moved after the
+/// max pools they feed ([`relu_after_max_pools`]) and its 2x2 max pools split
 /// ([`split_square_pools`]). `what` names the graph in the error.
 pub(crate) fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
+    relu_after_max_pools(&mut proto);
     split_square_pools(&mut proto);
     optimised_plan(&proto, shape, what)
 }
@@ -373,6 +412,42 @@ mod tests {
         let a = run_plan(&by_tract, shape, input.clone(), "test").unwrap();
         let b = run_plan(&ours, shape, input, "test").unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn relus_moved_after_pools_give_the_same_values() {
+        // The signature network: four Conv -> Relu -> MaxPool blocks.
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        fold_dequantization(&mut proto);
+        let ops = |p: &pb::ModelProto| p.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.clone()).collect::<Vec<_>>().join(" ");
+        let mut moved = proto.clone();
+        relu_after_max_pools(&mut moved);
+        assert_eq!(ops(&proto).matches("Relu MaxPool").count(), 4, "{}", ops(&proto));
+        assert_eq!(ops(&moved).matches("MaxPool Relu").count(), 4, "{}", ops(&moved));
+        let shape = [1, 1, 64, 128];
+        // Inputs with negative values too, so the ReLUs cut something before the first pool.
+        let input: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 50.0 - 1.0).collect();
+        let a = run_plan(&optimised_plan(&proto, shape, "test").unwrap(), shape, input.clone(), "test").unwrap();
+        let b = run_plan(&optimised_plan(&moved, shape, "test").unwrap(), shape, input, "test").unwrap();
+        assert_eq!(a, b);
+
+        // Left alone: a ReLU read elsewhere too, and a padded pool.
+        let node = |op: &str, i: &str, o: &str, attribute: Vec<pb::AttributeProto>| pb::NodeProto { op_type: op.into(), input: vec![i.into()], output: vec![o.into()], attribute, ..Default::default() };
+        let pool = |pads: &[i64]| vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_ints("pads", pads)];
+        let graph = |nodes: Vec<pb::NodeProto>, outputs: &[&str]| pb::ModelProto {
+            graph: Some(pb::GraphProto { node: nodes, output: outputs.iter().map(|o| value_info(o, &[])).collect(), ..Default::default() }),
+            ..Default::default()
+        };
+        let mut shared = graph(vec![node("Relu", "x", "r", vec![]), node("MaxPool", "r", "y", pool(&[0, 0, 0, 0]))], &["y", "r"]);
+        let mut padded = graph(vec![node("Relu", "x", "r", vec![]), node("MaxPool", "r", "y", pool(&[1, 1, 1, 1]))], &["y"]);
+        let mut plain = graph(vec![node("Relu", "x", "r", vec![]), node("MaxPool", "r", "y", pool(&[0, 0, 0, 0]))], &["y"]);
+        for p in [&mut shared, &mut padded, &mut plain] {
+            relu_after_max_pools(p);
+        }
+        assert_eq!((ops(&shared).as_str(), ops(&padded).as_str(), ops(&plain).as_str()), ("Relu MaxPool", "Relu MaxPool", "MaxPool Relu"));
+        let g = plain.graph.unwrap();
+        assert_eq!((g.node[0].input[0].as_str(), g.node[1].output[0].as_str()), ("x", "y"), "the graph still reads x and writes y");
     }
 
     #[test]
