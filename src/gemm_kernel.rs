@@ -39,7 +39,7 @@ pub const KERNEL_NAME: &str = "siamese_wasm_f32_8x8";
 /// build exists for that), separate multiply and add otherwise. Either way it rounds as tract's
 /// own kernels do in the same build.
 #[inline(always)]
-fn madd(acc: v128, a: v128, b: v128) -> v128 {
+pub(crate) fn madd(acc: v128, a: v128, b: v128) -> v128 {
     #[cfg(target_feature = "relaxed-simd")]
     {
         f32x4_relaxed_madd(a, b, acc)

@@ -6,6 +6,9 @@
 //! browser makes.
 
 pub mod calibrate;
+// tract's direct convolution in wasm, on our own four-channel kernel (why: in the module).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod conv_kernel;
 pub mod dynamics;
 pub mod encoder;
 pub mod error;

@@ -359,65 +359,125 @@ fn gallery_search_in_wasm_is_exact() {
     assert_eq!(got, want);
 }
 
+/// A 3x3 convolution with bias and ReLU (`ci` -> `co` channels over `h` x `w`, padding `pad`
+/// on every side, stride `stride`) run by tract against plain sums of products: the largest
+/// difference, and the names of the plan's ops.
+fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
+    use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
+    use tract_onnx::pb;
+    use tract_onnx::prelude::*;
+    let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
+    let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
+    let b: Vec<f32> = (0..co).map(|_| next()).collect();
+    let attribute = vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[pad as i64; 4]), attr_ints("strides", &[stride as i64; 2])];
+    let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute, ..Default::default() };
+    let relu = pb::NodeProto { op_type: "Relu".into(), input: vec!["c".into()], output: vec!["y".into()], ..Default::default() };
+    let graph = pb::GraphProto {
+        node: vec![conv, relu],
+        initializer: vec![f32_tensor("w", &[co, ci, 3, 3], &wt), f32_tensor("b", &[co], &b)],
+        input: vec![value_info("x", &[Some(1), Some(ci), Some(h), Some(w)])],
+        output: vec![value_info("y", &[])],
+        ..Default::default()
+    };
+    let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+    let plan = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let ops = plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
+    let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
+    let out = plan.run(tvec!(input.into())).unwrap();
+    let got = out[0].to_plain_array_view::<f32>().unwrap();
+    let (oh, ow) = ((h + 2 * pad - 3) / stride + 1, (w + 2 * pad - 3) / stride + 1);
+    assert_eq!(got.shape(), [1, co, oh, ow]);
+    let mut worst = 0f64;
+    for o in 0..co {
+        for y in 0..oh {
+            for xx in 0..ow {
+                let mut sum = b[o] as f64;
+                for c in 0..ci {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (iy, ix) = ((y * stride + ky) as isize - pad as isize, (xx * stride + kx) as isize - pad as isize);
+                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                sum += wt[((o * ci + c) * 3 + ky) * 3 + kx] as f64 * x[(c * h + iy as usize) * w + ix as usize] as f64;
+                            }
+                        }
+                    }
+                }
+                worst = worst.max((got[[0, o, y, xx]] as f64 - sum.max(0.0)).abs());
+            }
+        }
+    }
+    (worst, ops)
+}
+
+/// A seeded generator of values in [-0.5, 0.5).
+fn uniform(seed: u32) -> impl FnMut() -> f32 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+        (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    }
+}
+
 /// tract's f32 convolutions run on our wasm kernel (src/gemm_kernel.rs): dispatch names it, and
 /// convolutions with bias and ReLU fused equal plain sums of products, at sizes that fill no
 /// tile exactly (border tiles on both sides), through eager and lazy im2col.
 #[wasm_bindgen_test]
 fn convolutions_on_our_kernel_equal_plain_sums() {
-    use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
-    use tract_onnx::pb;
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
     let picked = tract_linalg::MmmDispatch::native().preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048)).unwrap();
     assert_eq!(picked.name(), siamese_wasm::gemm_kernel::KERNEL_NAME);
-
-    let mut s = 7u32;
-    let mut next = move || {
-        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-        (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-    };
+    let mut next = uniform(7);
     // (input channels, output channels, height, width, padding). The last one's im2col
     // buffer (144 x 2048 floats) is over tract's eager limit in wasm, so it gathers lazily.
     for (ci, co, h, w, pad) in [(3, 6, 13, 11, 1), (16, 20, 9, 7, 0), (1, 16, 31, 67, 1), (16, 32, 32, 64, 1)] {
-        let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
-        let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
-        let b: Vec<f32> = (0..co).map(|_| next()).collect();
-        let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute: vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[pad as i64; 4])], ..Default::default() };
-        let relu = pb::NodeProto { op_type: "Relu".into(), input: vec!["c".into()], output: vec!["y".into()], ..Default::default() };
-        let graph = pb::GraphProto {
-            node: vec![conv, relu],
-            initializer: vec![f32_tensor("w", &[co, ci, 3, 3], &wt), f32_tensor("b", &[co], &b)],
-            input: vec![value_info("x", &[Some(1), Some(ci), Some(h), Some(w)])],
-            output: vec![value_info("y", &[])],
-            ..Default::default()
-        };
-        let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
-        let plan = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
-        let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
-        let out = plan.run(tvec!(input.into())).unwrap();
-        let got = out[0].to_plain_array_view::<f32>().unwrap();
-        let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
-        assert_eq!(got.shape(), [1, co, oh, ow]);
-        let mut worst = 0f64;
-        for o in 0..co {
-            for y in 0..oh {
-                for xx in 0..ow {
-                    let mut sum = b[o] as f64;
-                    for c in 0..ci {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let (iy, ix) = ((y + ky) as isize - pad as isize, (xx + kx) as isize - pad as isize);
-                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    sum += wt[((o * ci + c) * 3 + ky) * 3 + kx] as f64 * x[(c * h + iy as usize) * w + ix as usize] as f64;
-                                }
-                            }
-                        }
+        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, 1, &mut next);
+        assert!(ops.iter().any(|o| o == "OptMatMul"), "{ops:?}");
+        assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
+    }
+}
+
+/// tract runs convolutions with output rows of 128 points or more directly, on our wasm
+/// four-channel kernel (src/conv_kernel.rs): tract's routine table picks it, such convolutions
+/// become `DirectSpatialConv` and equal plain sums (the signature network's first convolution,
+/// odd widths with points left over, several input channels, no padding, stride 2), and the
+/// kernel itself equals plain sums for every run length up to 21, contiguous and strided.
+#[wasm_bindgen_test]
+fn direct_convolutions_on_our_kernel_equal_plain_sums() {
+    use siamese_wasm::conv_kernel::{conv_w4_f32, KERNEL_NAME};
+    use tract_linalg::routines::{best_for, Func};
+    use tract_onnx::prelude::*;
+    siamese_wasm::web::init();
+    let picked = best_for(Func::ConvW4, DatumType::F32, &tract_linalg::isa::native()).expect("a conv_w4 kernel");
+    assert_eq!(picked.name(), KERNEL_NAME);
+    let mut next = uniform(11);
+    for (ci, co, h, w, pad, stride) in [(1, 16, 64, 128, 1, 1), (3, 8, 9, 133, 1, 1), (2, 4, 5, 130, 0, 1), (1, 4, 7, 261, 1, 2)] {
+        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, stride, &mut next);
+        assert!(ops.iter().any(|o| o == "DirectSpatialConv"), "{ci}->{co} at {h}x{w}: {ops:?}");
+        assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}, stride {stride}: off by {worst}");
+    }
+
+    let input: Vec<f32> = (0..200).map(|_| next()).collect();
+    let offsets = [0isize, 1, 2, 30, 31, 32, 60, 61, 62];
+    let taps: Vec<f32> = (0..4 * offsets.len()).map(|_| next()).collect();
+    let bias = [0.1, -0.2, 0.3, -0.4];
+    for in_stride in [1usize, 2] {
+        for len in 0..=21 {
+            let oc_stride = 24;
+            let mut out = vec![f32::NAN; 4 * oc_stride];
+            unsafe { conv_w4_f32(input.as_ptr(), out.as_mut_ptr(), &taps, &offsets, &bias, len, in_stride as isize, oc_stride as isize) };
+            for o in 0..4 {
+                for i in 0..oc_stride {
+                    let got = out[o * oc_stride + i];
+                    if i >= len {
+                        assert!(got.is_nan(), "stride {in_stride}, length {len}: wrote point {i} of channel {o}");
+                        continue;
                     }
-                    worst = worst.max((got[[0, o, y, xx]] as f64 - sum.max(0.0)).abs());
+                    let want = offsets.iter().enumerate().fold(bias[o] as f64, |s, (t, &off)| s + taps[o * offsets.len() + t] as f64 * input[off as usize + i * in_stride] as f64);
+                    assert!((got as f64 - want).abs() < 1e-5, "stride {in_stride}, length {len}, channel {o}, point {i}: {got} against {want}");
                 }
             }
         }
-        assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
     }
 }
 
