@@ -238,21 +238,90 @@ pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
 /// its int8 weights dequantised first ([`fold_dequantization`]), its ReLUs moved after the
 /// max pools they feed ([`relu_after_max_pools`]) and its 2x2 max pools split
 /// ([`split_square_pools`]). `what` names the graph in the error.
-pub(crate) fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+pub fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
     relu_after_max_pools(&mut proto);
     split_square_pools(&mut proto);
     optimised_plan(&proto, shape, what)
 }
 
-/// tract's optimised plan of the graph as it is.
+/// tract's optimised plan of the graph as it is (in wasm, with single-channel convolutions in
+/// their direct form: [`direct_convolutions`]).
 fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     tract_onnx::onnx()
         .model_for_proto_model(proto)
         .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
-        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_typed())
+        .and_then(|m| m.into_decluttered())
+        .and_then(|mut m| {
+            if cfg!(target_arch = "wasm32") {
+                direct_convolutions(&mut m, |input_channels| input_channels == 1)?;
+            }
+            m.optimize()?;
+            Ok(m)
+        })
         .and_then(|m| m.into_runnable())
         .map_err(|e| bad_model(&format!("{what} cannot be run"), format!("{e:#}")))
+}
+
+/// Whether tract has a direct-convolution kernel (`conv_w4_f32`) on this machine: ours in wasm
+/// (`conv_kernel`), tract's own on x86-64 with AVX2 and on arm64.
+fn has_direct_kernel() -> bool {
+    tract_onnx::tract_core::tract_linalg::routines::conv_w4_f32().is_some()
+}
+
+/// Gives each f32 convolution of the decluttered `model` whose input channel count `pick`
+/// accepts tract's direct form (`DirectSpatialConv`: output rows as filters along W, four
+/// channels at a time) instead of what tract's code generation would pick, where tract has the
+/// kernel for it ([`has_direct_kernel`]).
+///
+/// Why: tract takes the direct form only for output rows of 128 points or more, and otherwise
+/// runs a convolution as im2col and a matrix product. For a convolution over one input channel
+/// (a network's stem) that product is 9 deep, so gathering and packing outweigh the arithmetic;
+/// in wasm the direct form is faster for it at any width (the face network's first
+/// convolution, 64 points wide: 2-11% of a face embedding in four in-page A/B runs). For
+/// convolutions over 16 or more channels it is much slower in wasm (signature 2.0 -> 5.3-5.8 ms
+/// per embedding with all four direct), so the wasm build picks one-channel convolutions only.
+pub(crate) fn direct_convolutions(model: &mut TypedModel, pick: impl Fn(usize) -> bool) -> TractResult<()> {
+    use tract_onnx::tract_core::ops::cnn::conv::DirectSpatialConv;
+    use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
+    use tract_onnx::tract_core::ops::nn::DataFormat;
+    if !has_direct_kernel() {
+        return Ok(());
+    }
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(conv) = node.op_as::<Conv>() else { continue };
+        let x = model.outlet_fact(node.inputs[0])?;
+        let (ic, oc) = (conv.input_channels(), conv.output_channels());
+        let kvol: usize = conv.pool_spec.kernel_shape.iter().product();
+        let plain = conv.q_params.is_none() && x.datum_type == f32::datum_type() && conv.pool_spec.data_format == DataFormat::NCHW && conv.group == 1 && conv.pool_spec.rank() == 2 && conv.kernel_fmt == KernelFormat::OIHW;
+        // Four output channels at a time (tract's direct form does a remainder with another
+        // kernel, which wasm has but we have not measured).
+        if !plain || !pick(ic) || oc % 4 != 0 || kvol < 2 {
+            continue;
+        }
+        let (Some(shape), Some(kernel), Some(bias)) = (x.shape.as_concrete().map(|s| s.to_vec()), model.outlet_fact(node.inputs[1])?.konst.clone(), model.outlet_fact(node.inputs[2])?.konst.clone()) else { continue };
+        // The direct form reads the kernel as [output channel][input channel][tap] and one bias
+        // per output channel.
+        let bias = match bias.len() {
+            n if n == oc => bias.into_tensor().into_shape(&[oc])?,
+            1 => tensor1(&vec![*bias.to_plain_array_view::<f32>()?.iter().next().unwrap(); oc]),
+            _ => continue,
+        };
+        if kernel.len() != oc * ic * kvol {
+            continue;
+        }
+        let geo = conv.pool_spec.compute_geo(&x.shape)?.to_concrete(&shape)?.into_owned();
+        let mut patch = TypedModelPatch::new(format!("direct {}", node.name));
+        let input = patch.tap_model(model, node.inputs[0])?;
+        let k = patch.add_const(format!("{}.kernel", node.name), kernel.into_tensor().into_shape(&[oc, ic * kvol])?)?;
+        let b = patch.add_const(format!("{}.bias", node.name), bias)?;
+        let out = patch.wire_node(&node.name, DirectSpatialConv::new(geo.patch, geo.input_shape, geo.output_shape), &[input, k, b])?[0];
+        patch.shunt_outside(model, node.id.into(), out)?;
+        patch.apply(model)?;
+    }
+    model.compact()
 }
 
 /// Runs `plan` on `input` (`shape`, NCHW); its first output, flat. `what` names the graph.
@@ -448,6 +517,32 @@ mod tests {
         assert_eq!((ops(&shared).as_str(), ops(&padded).as_str(), ops(&plain).as_str()), ("Relu MaxPool", "Relu MaxPool", "MaxPool Relu"));
         let g = plain.graph.unwrap();
         assert_eq!((g.node[0].input[0].as_str(), g.node[1].output[0].as_str()), ("x", "y"), "the graph still reads x and writes y");
+    }
+
+    #[test]
+    fn direct_convolutions_compute_what_tract_computed() {
+        if !has_direct_kernel() {
+            eprintln!("skipped: tract has no conv_w4 kernel on this machine");
+            return;
+        }
+        for (file, shape) in [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64])] {
+            let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+            let typed = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().with_input_fact(0, f32::fact(shape).into()).unwrap().into_typed().unwrap().into_decluttered().unwrap();
+            let mut direct = typed.clone();
+            direct_convolutions(&mut direct, |_| true).unwrap();
+            direct.optimize().unwrap();
+            let n = direct.nodes.iter().filter(|n| n.op.name() == "DirectSpatialConv").count();
+            assert_eq!(n, 4, "{file}");
+            let plain = typed.into_optimized().unwrap().into_runnable().unwrap();
+            let direct = direct.into_runnable().unwrap();
+            let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
+            let a = run_plan(&plain, shape, input.clone(), "test").unwrap();
+            let b = run_plan(&direct, shape, input, "test").unwrap();
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-5 * scale, "{file}: off by {worst} of {scale}");
+        }
     }
 
     #[test]

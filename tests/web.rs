@@ -361,8 +361,9 @@ fn gallery_search_in_wasm_is_exact() {
 
 /// A 3x3 convolution with bias and ReLU (`ci` -> `co` channels over `h` x `w`, padding `pad`
 /// on every side, stride `stride`) run by tract against plain sums of products: the largest
-/// difference, and the names of the plan's ops.
-fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
+/// difference, and the names of the plan's ops. The plan is tract's own, or with `ours` the one
+/// the library builds (`encoder::runnable`).
+fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
     use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
     use tract_onnx::pb;
     use tract_onnx::prelude::*;
@@ -380,7 +381,11 @@ fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: u
         ..Default::default()
     };
     let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
-    let plan = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let plan = if ours {
+        siamese_wasm::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
+    } else {
+        tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap()
+    };
     let ops = plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
     let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
     let out = plan.run(tvec!(input.into())).unwrap();
@@ -431,7 +436,7 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
     // (input channels, output channels, height, width, padding). The last one's im2col
     // buffer (144 x 2048 floats) is over tract's eager limit in wasm, so it gathers lazily.
     for (ci, co, h, w, pad) in [(3, 6, 13, 11, 1), (16, 20, 9, 7, 0), (1, 16, 31, 67, 1), (16, 32, 32, 64, 1)] {
-        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, 1, &mut next);
+        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, 1, false, &mut next);
         assert!(ops.iter().any(|o| o == "OptMatMul"), "{ops:?}");
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
     }
@@ -440,8 +445,10 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
 /// tract runs convolutions with output rows of 128 points or more directly, on our wasm
 /// four-channel kernel (src/conv_kernel.rs): tract's routine table picks it, such convolutions
 /// become `DirectSpatialConv` and equal plain sums (the signature network's first convolution,
-/// odd widths with points left over, several input channels, no padding, stride 2), and the
-/// kernel itself equals plain sums for every run length up to 21, contiguous and strided.
+/// odd widths with points left over, several input channels, no padding, stride 2); the
+/// library's plans run one-channel convolutions directly at any width (the face network's
+/// first convolution, and narrower) and only those; and the kernel itself equals plain sums
+/// for every run length up to 21, contiguous and strided.
 #[wasm_bindgen_test]
 fn direct_convolutions_on_our_kernel_equal_plain_sums() {
     use siamese_wasm::conv_kernel::{conv_w4_f32, KERNEL_NAME};
@@ -452,9 +459,14 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
     assert_eq!(picked.name(), KERNEL_NAME);
     let mut next = uniform(11);
     for (ci, co, h, w, pad, stride) in [(1, 16, 64, 128, 1, 1), (3, 8, 9, 133, 1, 1), (2, 4, 5, 130, 0, 1), (1, 4, 7, 261, 1, 2)] {
-        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, stride, &mut next);
+        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, stride, false, &mut next);
         assert!(ops.iter().any(|o| o == "DirectSpatialConv"), "{ci}->{co} at {h}x{w}: {ops:?}");
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}, stride {stride}: off by {worst}");
+    }
+    for (ci, co, h, w, direct) in [(1, 16, 64, 64, true), (1, 8, 13, 11, true), (16, 32, 32, 64, false)] {
+        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, 1, 1, true, &mut next);
+        assert_eq!(ops.iter().any(|o| o == "DirectSpatialConv"), direct, "{ci}->{co} at {h}x{w}: {ops:?}");
+        assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w} in our plan: off by {worst}");
     }
 
     let input: Vec<f32> = (0..200).map(|_| next()).collect();
