@@ -60,6 +60,7 @@ fn small_config() -> TrainConfig {
         seed: 3,
         turned_classes: vec![],
         mirrored_classes: vec![],
+        distill: None,
     }
 }
 
