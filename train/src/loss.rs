@@ -129,50 +129,6 @@ pub fn compute(params: &LossParams, e: Tensor<2>, labels: &[i64]) -> LossOut {
     LossOut { loss, active, mean_pos_dist, mean_neg_dist }
 }
 
-/// Distance-wise relational distillation (RKD-D, Park et al., CVPR 2019): the distances
-/// between the embeddings `e` of a batch's samples that have a teacher embedding (`teacher[i]`,
-/// unit length), each divided by their batch mean, should equal the teacher's distances so
-/// divided (Huber loss, delta 1, mean over pairs). Dividing by the mean makes the two spaces'
-/// scales irrelevant: the student keeps its own margins and learns which pictures the teacher
-/// finds alike. `None` when fewer than three samples have a teacher embedding.
-pub fn relational_distillation(e: &Tensor<2>, teacher: &[Option<&[f32]>]) -> Option<Tensor<1>> {
-    let with: Vec<usize> = (0..teacher.len()).filter(|&i| teacher[i].is_some()).collect();
-    let m = with.len();
-    if m < 3 {
-        return None;
-    }
-    let device = e.device();
-    let t: Vec<&[f32]> = with.iter().map(|&i| teacher[i].unwrap()).collect();
-    // Pairs a < b only: the diagonal's zero distances have no gradient through the root.
-    let mut mask = vec![0.0f32; m * m];
-    let mut t_dist = vec![0.0f32; m * m];
-    for a in 0..m {
-        for b in a + 1..m {
-            let cos: f32 = t[a].iter().zip(t[b]).map(|(x, y)| x * y).sum();
-            t_dist[a * m + b] = (2.0 - 2.0 * cos).max(0.0).sqrt();
-            mask[a * m + b] = 1.0;
-        }
-    }
-    let pairs = (m * (m - 1) / 2) as f32;
-    let t_mean = t_dist.iter().sum::<f32>() / pairs;
-    if t_mean <= 0.0 {
-        return None;
-    }
-    let t_norm: Vec<f32> = t_dist.iter().map(|d| d / t_mean).collect();
-    let mask = Tensor::<2>::from_data(TensorData::new(mask, [m, m]), &device);
-    let target = Tensor::<2>::from_data(TensorData::new(t_norm, [m, m]), &device);
-    let es = e.clone().select(0, index_tensor(with.iter().map(|&i| i as i64).collect(), &device));
-    let sim = es.clone().matmul(es.transpose());
-    let dist = sim.mul_scalar(-2.0).add_scalar(2.0).clamp_min(1e-12).sqrt() * mask.clone();
-    let s_mean = dist.clone().sum().div_scalar(pairs);
-    let diff = (dist.div(s_mean.unsqueeze()) - target) * mask;
-    // Huber with delta 1: a^2 / 2 below 1, a - 1/2 above, as min(a, 1)^2 / 2 + (a - min(a, 1)).
-    let a = diff.abs();
-    let inner = a.clone().clamp_max(1.0);
-    let huber = inner.clone().powf_scalar(2.0).mul_scalar(0.5) + (a - inner);
-    Some(huber.sum().div_scalar(pairs))
-}
-
 /// log(sum_j mask_ij exp(x_ij)) per row, stable; rows with an empty mask give about -1e4.
 fn masked_logsumexp(x: Tensor<2>, mask: Tensor<2>) -> Tensor<2> {
     let xm = x * mask.clone() + (mask.clone() - 1.0) * 1e4;
@@ -234,28 +190,6 @@ mod tests {
         let p = LossParams { kind: LossKind::Circle, margin: 0.25, scale: 4.0 };
         let out = compute(&p, e, &[0, 0, 1]);
         assert!((value(&out) - 1.1369).abs() < 1e-3, "{}", value(&out));
-    }
-
-    #[test]
-    fn relational_distillation_by_hand() {
-        // Student at 0, 60 and 180 degrees (distances 1, 2 and 1.7321; mean 1.5774), teacher
-        // at 0, 90 and 180 (1.4142, 2 and 1.4142; mean 1.6095). Normalised: student 0.6340,
-        // 1.2679, 1.0981; teacher 0.8787, 1.2426, 0.8787. Differences 0.2447, 0.0253, 0.2194,
-        // all below 1: mean of a^2 / 2 = (0.02994 + 0.00032 + 0.02407) / 3 = 0.01811.
-        let e = at_angles(&[0.0, 60.0, 180.0]);
-        let t: Vec<[f32; 2]> = [0.0f32, 90.0, 180.0].iter().map(|d: &f32| [d.to_radians().cos(), d.to_radians().sin()]).collect();
-        let teacher: Vec<Option<&[f32]>> = t.iter().map(|v| Some(&v[..])).collect();
-        let loss = relational_distillation(&e, &teacher).unwrap().into_scalar::<f32>();
-        assert!((loss - 0.01811).abs() < 2e-4, "{loss}");
-        // The same geometry at another scale costs nothing; too few teacher embeddings, no term.
-        let e2 = at_angles(&[0.0, 90.0, 180.0]);
-        assert!(relational_distillation(&e2, &teacher).unwrap().into_scalar::<f32>() < 1e-6);
-        assert!(relational_distillation(&e2, &[teacher[0], None, teacher[2]]).is_none());
-        // A fourth sample without a teacher embedding is left out, not counted.
-        let e4 = at_angles(&[0.0, 60.0, 180.0, 30.0]);
-        let with_none = [teacher[0], teacher[1], teacher[2], None];
-        let l4 = relational_distillation(&e4, &with_none).unwrap().into_scalar::<f32>();
-        assert!((l4 - loss).abs() < 1e-6, "{l4} against {loss}");
     }
 
     #[test]

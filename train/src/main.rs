@@ -198,7 +198,6 @@ fn preset(p: Preset) -> TrainConfig {
             seed: 7,
             turned_classes: vec!["omniglot".into()],
             mirrored_classes: vec!["omniglot".into()],
-            distill: None,
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
@@ -217,7 +216,6 @@ fn preset(p: Preset) -> TrainConfig {
             seed: 7,
             turned_classes: vec![],
             mirrored_classes: vec![],
-            distill: None,
         },
     }
 }
@@ -285,13 +283,12 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinde
         metric: Metric::Cosine,
         threshold: cal.threshold,
         training_data: format!(
-            "{} training identities from {}{}{}{}{} (identity-disjoint split: {:.0}% of each set's identities held out, seed {}); {:?} loss; best epoch {} of {}",
+            "{} training identities from {}{}{}{} (identity-disjoint split: {:.0}% of each set's identities held out, seed {}); {:?} loss; best epoch {} of {}",
             n_train,
             cfg.datasets.join(", "),
             if faces.is_some() { ", faces found and aligned" } else { "" },
             if cfg.turned_classes.is_empty() { String::new() } else { format!(", {}'s also turned by 90, 180 and 270 degrees as new identities", cfg.turned_classes.join(", ")) },
             if cfg.mirrored_classes.is_empty() { String::new() } else { format!(", {}'s also mirrored as new identities", cfg.mirrored_classes.join(", ")) },
-            cfg.distill.as_ref().map(|d| format!(", distilled (relational, weight {}) from the recogniser {}", d.weight, d.recogniser.display())).unwrap_or_default(),
             cfg.val_fraction * 100.0,
             cfg.seed,
             cfg.loss.kind,

@@ -5,7 +5,7 @@
 use crate::augment::augmented_input;
 use crate::data::{read_identities, split_by_identity, with_mirrored_copies, with_turned_copies, Identity};
 use crate::eval::{embed_identities, pair_scores, Embedder, PairScores};
-use crate::loss::{compute, relational_distillation, LossParams};
+use crate::loss::{compute, LossParams};
 use crate::model::{Encoder, EncoderConfig};
 use crate::sampler::PkSampler;
 use anyhow::{Context, Result};
@@ -48,39 +48,6 @@ pub struct TrainConfig {
     /// new identities ([`crate::data::with_mirrored_copies`]).
     #[serde(default)]
     pub mirrored_classes: Vec<String>,
-    /// Distillation from a pretrained face recogniser, when given ([`Distill`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distill: Option<Distill>,
-}
-
-/// Relational distillation from a pretrained face recogniser (the converted face-api.js one):
-/// its embeddings of the training pictures' faces (found and aligned by the detector and the
-/// landmarks network, as the library does) are the teacher; the student still sees the whole
-/// picture, as before. The loss adds `weight` x [`crate::loss::relational_distillation`] over
-/// the batch's samples with a face found.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Distill {
-    pub recogniser: PathBuf,
-    pub detector: PathBuf,
-    pub landmarks: PathBuf,
-    pub weight: f32,
-}
-
-/// The teacher's embedding of each training sample (`[identity][sample]`), `None` where no
-/// face was found.
-pub fn teacher_embeddings(d: &Distill, ids: &[Identity]) -> Result<Vec<Vec<Option<Vec<f32>>>>> {
-    use siamese_wasm::face::{embed_largest_face, FaceFinder};
-    use siamese_wasm::preprocess::RgbImage;
-    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
-    let recogniser = siamese_wasm::encoder::Encoder::from_bytes(&read(&d.recogniser)?, None)?;
-    let finder = FaceFinder::from_bytes(&read(&d.detector)?, &read(&d.landmarks)?)?;
-    let out: Vec<Vec<Option<Vec<f32>>>> = ids
-        .iter()
-        .map(|id| id.samples.par_iter().map(|s| s.image.as_ref().and_then(|img| embed_largest_face(&recogniser, &finder, &RgbImage::from_gray(img)).ok().map(|(_, e)| e))).collect())
-        .collect();
-    let found = out.iter().flatten().filter(|e| e.is_some()).count();
-    eprintln!("teacher: a face found and embedded in {found} of {} training pictures", out.iter().map(Vec::len).sum::<usize>());
-    Ok(out)
 }
 
 /// The prefix that keeps identity names of different datasets apart: the folder's name.
@@ -158,9 +125,6 @@ pub struct EpochLog {
     pub active: f32,
     pub mean_pos_dist: f32,
     pub mean_neg_dist: f32,
-    /// The mean distillation term, when distilling.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distill: Option<f32>,
     pub lr: f64,
     pub val_eer: Vec<(String, f64)>,
     pub seconds: f64,
@@ -198,13 +162,12 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
     let mut best: Option<(f64, usize, Encoder, Vec<(String, PairScores)>)> = None;
     let mut log = vec![];
     let eval_device = Device::default();
-    let teacher = cfg.distill.as_ref().map(|d| teacher_embeddings(d, train_ids)).transpose()?;
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
         let bar = ProgressBar::new(cfg.steps_per_epoch as u64);
         bar.set_style(ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").unwrap().progress_chars("=> "));
         bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
-        let (mut sum_loss, mut sum_active, mut sum_pos, mut sum_neg, mut sum_distill) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut sum_loss, mut sum_active, mut sum_pos, mut sum_neg) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for step in 0..cfg.steps_per_epoch {
             let global = (epoch - 1) * cfg.steps_per_epoch + step;
             let (picks, labels) = sampler.batch(&mut rng);
@@ -217,15 +180,7 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
             let n = inputs.len();
             let flat: Vec<f32> = inputs.into_iter().flatten().collect();
             let x = Tensor::<4>::from_data(TensorData::new(flat, [n, 1, cfg.encoder.height, cfg.encoder.width]), &device);
-            let e = model.forward(x);
-            let mut out = compute(&cfg.loss, e.clone(), &labels);
-            if let (Some(t), Some(d)) = (&teacher, &cfg.distill) {
-                let targets: Vec<Option<&[f32]>> = picks.iter().map(|&(i, j)| t[i][j].as_deref()).collect();
-                if let Some(rkd) = relational_distillation(&e, &targets) {
-                    sum_distill += rkd.clone().into_scalar::<f32>();
-                    out.loss = out.loss + rkd.mul_scalar(d.weight);
-                }
-            }
+            let out = compute(&cfg.loss, model.forward(x), &labels);
             let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
             let lr = lr_at(cfg, global, total);
@@ -235,9 +190,6 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
             sum_pos += out.mean_pos_dist;
             sum_neg += out.mean_neg_dist;
             bar.set_message(format!("loss {:.4} active {:.2} d+ {:.3} d- {:.3}", sum_loss / (step + 1) as f32, sum_active / (step + 1) as f32, sum_pos / (step + 1) as f32, sum_neg / (step + 1) as f32));
-            if teacher.is_some() {
-                bar.set_message(format!("loss {:.4} (distillation {:.4}) active {:.2}", sum_loss / (step + 1) as f32, sum_distill / (step + 1) as f32, sum_active / (step + 1) as f32));
-            }
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -257,15 +209,13 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
             active: sum_active / steps,
             mean_pos_dist: sum_pos / steps,
             mean_neg_dist: sum_neg / steps,
-            distill: teacher.as_ref().map(|_| sum_distill / steps),
             lr: lr_at(cfg, epoch * cfg.steps_per_epoch - 1, total),
             val_eer: val_eer.clone(),
             seconds: start.elapsed().as_secs_f64(),
         };
         eprintln!(
-            "epoch {epoch:>3}  loss {:.4}{}  active {:.3}  d+ {:.3}  d- {:.3}  lr {:.2e}  val EER {}  ({:.0}s)",
+            "epoch {epoch:>3}  loss {:.4}  active {:.3}  d+ {:.3}  d- {:.3}  lr {:.2e}  val EER {}  ({:.0}s)",
             entry.loss,
-            entry.distill.map(|d| format!(" (distillation {d:.4})")).unwrap_or_default(),
             entry.active,
             entry.mean_pos_dist,
             entry.mean_neg_dist,

@@ -60,7 +60,6 @@ fn small_config() -> TrainConfig {
         seed: 3,
         turned_classes: vec![],
         mirrored_classes: vec![],
-        distill: None,
     }
 }
 
