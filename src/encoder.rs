@@ -194,74 +194,69 @@ pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
     }
 }
 
-/// Rewrites each 2x2, stride-2 max pool (no padding, dilation or ceil mode) as a 2x1 pool
-/// over rows followed by a 1x2 pool over columns: the same maxima, exactly. tract runs a
-/// 2x2 stride-2 pool one output at a time with bounds checks on every tap (15% of the
-/// signature network's time in Chromium, profiled), while a 2x1 pool reduces two contiguous
-/// rows, which compiles to vector code, and leaves the column pool half the data.
-pub(crate) fn split_square_pools(proto: &mut pb::ModelProto) {
-    let Some(g) = proto.graph.as_mut() else { return };
-    let ints = |n: &pb::NodeProto, name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
-    let mut nodes = Vec::with_capacity(g.node.len());
-    for node in std::mem::take(&mut g.node) {
-        let plain = node.attribute.iter().all(|a| match a.name.as_str() {
-            "kernel_shape" | "strides" => a.ints == [2, 2],
-            "pads" => a.ints.iter().all(|&p| p == 0),
-            "dilations" => a.ints.iter().all(|&d| d == 1),
-            "ceil_mode" => a.i == 0,
-            "auto_pad" => a.s.is_empty() || a.s == b"NOTSET" || a.s == b"VALID",
-            _ => false,
-        });
-        let square = node.op_type == "MaxPool" && node.output.len() == 1 && plain && ints(&node, "kernel_shape").as_deref() == Some(&[2, 2][..]) && ints(&node, "strides").as_deref() == Some(&[2, 2][..]);
-        if !square {
-            nodes.push(node);
-            continue;
-        }
-        let pool = |input: String, output: String, k: [i64; 2], name: String| pb::NodeProto {
-            op_type: "MaxPool".into(),
-            name,
-            input: vec![input],
-            output: vec![output],
-            attribute: vec![attr_ints("kernel_shape", &k), attr_ints("strides", &k)],
-            ..Default::default()
-        };
-        // Unnamed nodes stay unnamed: tract then names each after its (unique) output.
-        let named = |part: &str| if node.name.is_empty() { String::new() } else { format!("{}.{part}", node.name) };
-        let rows = format!("{}.rows", node.output[0]);
-        nodes.push(pool(node.input[0].clone(), rows.clone(), [2, 1], named("rows")));
-        nodes.push(pool(rows, node.output[0].clone(), [1, 2], named("cols")));
-    }
-    g.node = nodes;
-}
-
-/// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW),
-/// its int8 weights dequantised first ([`fold_dequantization`]), its ReLUs moved after the
-/// max pools they feed ([`relu_after_max_pools`]) and its 2x2 max pools split
-/// ([`split_square_pools`]). `what` names the graph in the error.
+/// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW), as the
+/// library runs it: int8 weights dequantised first ([`fold_dequantization`]), ReLUs moved after
+/// the max pools they feed ([`relu_after_max_pools`]), 2x2 max pools on our own op
+/// ([`own_max_pools`]) and, in wasm, one-channel convolutions in their direct form
+/// ([`direct_convolutions`]). `what` names the graph in the error.
 pub fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
     relu_after_max_pools(&mut proto);
-    split_square_pools(&mut proto);
-    optimised_plan(&proto, shape, what)
+    plan_with(&proto, shape, what, |m| {
+        own_max_pools(m)?;
+        if cfg!(target_arch = "wasm32") {
+            direct_convolutions(m, |input_channels| input_channels == 1)?;
+        }
+        Ok(())
+    })
 }
 
-/// tract's optimised plan of the graph as it is (in wasm, with single-channel convolutions in
-/// their direct form: [`direct_convolutions`]).
+/// tract's own optimised plan of the graph as it is (what the tests compare ours with).
 fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+    plan_with(proto, shape, what, |_| Ok(()))
+}
+
+/// The optimised plan of the graph, with `rewrite` applied to the decluttered graph before
+/// tract's code generation.
+fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
     tract_onnx::onnx()
         .model_for_proto_model(proto)
         .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
         .and_then(|m| m.into_typed())
         .and_then(|m| m.into_decluttered())
         .and_then(|mut m| {
-            if cfg!(target_arch = "wasm32") {
-                direct_convolutions(&mut m, |input_channels| input_channels == 1)?;
-            }
+            rewrite(&mut m)?;
             m.optimize()?;
             Ok(m)
         })
         .and_then(|m| m.into_runnable())
         .map_err(|e| bad_model(&format!("{what} cannot be run"), format!("{e:#}")))
+}
+
+/// Puts our 2x2 max pool ([`crate::max_pool::MaxPool2x2`]) in place of each of tract's max pools
+/// of the decluttered `model` that it computes exactly: f32 NCHW, a 2x2 window at stride 2,
+/// no dilation, no padding, floor rounding, no index output.
+pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
+    use tract_onnx::tract_core::ops::cnn::MaxPool;
+    use tract_onnx::tract_core::ops::nn::DataFormat;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(pool) = node.op_as::<MaxPool>() else { continue };
+        let x = model.outlet_fact(node.inputs[0])?;
+        let Some(shape) = x.shape.as_concrete() else { continue };
+        let spec = &pool.pool_spec;
+        let plain = pool.with_index_outputs.is_none() && x.datum_type == f32::datum_type() && shape.len() == 4 && spec.data_format == DataFormat::NCHW && *spec.kernel_shape == [2, 2] && *spec.strides() == [2, 2] && spec.dilations().iter().all(|&d| d == 1);
+        if !plain || spec.computed_padding(&shape[2..]).iter().any(|p| p.pad_before != 0 || p.pad_after != 0) {
+            continue;
+        }
+        // Floor rounding (ONNX's default; ceil mode would add a last, partial window).
+        if *spec.output_shape(shape)?.shape != [shape[0], shape[1], shape[2] / 2, shape[3] / 2] {
+            continue;
+        }
+        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, crate::max_pool::MaxPool2x2)?;
+        patch.apply(model)?;
+    }
+    model.compact()
 }
 
 /// Whether tract has a direct-convolution kernel (`conv_w4_f32`) on this machine: ours in wasm
@@ -546,42 +541,49 @@ mod tests {
     }
 
     #[test]
-    fn split_pools_give_the_same_maxima() {
-        // The signature network (four 2x2 pools over even sizes) and a lone pool over an odd
-        // size, where floor rounding must drop the same last row and column.
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
-        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
-        fold_dequantization(&mut proto);
-        let shape = [1, 1, 64, 128];
-        let whole = optimised_plan(&proto, shape, "test").unwrap();
-        let pools = |p: &pb::ModelProto| p.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "MaxPool").count();
-        let mut split = proto.clone();
-        split_square_pools(&mut split);
-        assert_eq!((pools(&proto), pools(&split)), (4, 8));
-        let input: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
-        let split = optimised_plan(&split, shape, "test").unwrap();
-        assert_eq!(run_plan(&whole, shape, input.clone(), "test").unwrap(), run_plan(&split, shape, input, "test").unwrap());
+    fn our_pools_give_tract_s_maxima() {
+        // The signature and face networks (four 2x2 pools over even sizes each), and a lone
+        // pool over odd sizes, where floor rounding must drop the same last row and column.
+        let ops = |plan: &Arc<TypedRunnableModel>| plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect::<Vec<_>>();
+        for (file, shape) in [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64])] {
+            let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+            fold_dequantization(&mut proto);
+            let theirs = optimised_plan(&proto, shape, "test").unwrap();
+            let ours = plan_with(&proto, shape, "test", own_max_pools).unwrap();
+            assert_eq!(ops(&ours).iter().filter(|o| *o == "MaxPool2x2").count(), 4, "{file}");
+            assert!(!ops(&ours).iter().any(|o| o.contains("MaxPool") && o != "MaxPool2x2"), "{file}");
+            let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 50.0 - 1.0).collect();
+            assert_eq!(run_plan(&theirs, shape, input.clone(), "test").unwrap(), run_plan(&ours, shape, input, "test").unwrap(), "{file}");
+        }
 
-        let lone = |pads: &[i64]| {
+        let lone = |shape: [usize; 4], pads: &[i64], ceil: bool| {
             let mut attribute = vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])];
             if !pads.is_empty() {
                 attribute.push(attr_ints("pads", pads));
             }
+            if ceil {
+                attribute.push(pb::AttributeProto { name: "ceil_mode".into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: 1, ..Default::default() });
+            }
             let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
-            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value_info("x", &[Some(1), Some(2), Some(5), Some(7)])], output: vec![value_info("y", &[])], ..Default::default() }), ..Default::default() }
+            let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
+            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() }), ..Default::default() }
         };
-        let shape = [1, 2, 5, 7];
-        let input: Vec<f32> = (0..70).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();
-        let plain = lone(&[]);
-        let mut split = plain.clone();
-        split_square_pools(&mut split);
-        assert_eq!(pools(&split), 2);
-        let a = run_plan(&optimised_plan(&plain, shape, "test").unwrap(), shape, input.clone(), "test").unwrap();
-        assert_eq!(a.len(), 2 * 2 * 3);
-        assert_eq!(a, run_plan(&optimised_plan(&split, shape, "test").unwrap(), shape, input, "test").unwrap());
-        // A padded pool is left alone.
-        let mut padded = lone(&[0, 0, 1, 1]);
-        split_square_pools(&mut padded);
-        assert_eq!(pools(&padded), 1);
+        for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 1, 3, 8]] {
+            let n: usize = shape.iter().product();
+            let input: Vec<f32> = (0..n).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();
+            let model = lone(shape, &[], false);
+            let ours = plan_with(&model, shape, "test", own_max_pools).unwrap();
+            assert!(ops(&ours).contains(&"MaxPool2x2".to_string()), "{shape:?}: {:?}", ops(&ours));
+            let want = run_plan(&optimised_plan(&model, shape, "test").unwrap(), shape, input.clone(), "test").unwrap();
+            assert_eq!(want.len(), shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2));
+            assert_eq!(run_plan(&ours, shape, input, "test").unwrap(), want, "{shape:?}");
+        }
+        // Left to tract: a padded pool, and ceil rounding over an odd size.
+        for model in [lone([1, 2, 5, 7], &[0, 0, 1, 1], false), lone([1, 2, 5, 7], &[], true)] {
+            let ours = plan_with(&model, [1, 2, 5, 7], "test", own_max_pools).unwrap();
+            assert!(!ops(&ours).contains(&"MaxPool2x2".to_string()), "{:?}", ops(&ours));
+        }
     }
 }
+

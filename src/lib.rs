@@ -18,6 +18,8 @@ pub mod face;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod gemm_kernel;
 pub mod gallery;
+// The 2x2 max pool our encoders run, in place of tract's (why: in the module).
+pub mod max_pool;
 pub mod metadata;
 pub mod metrics;
 pub mod preprocess;

@@ -493,6 +493,34 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
     }
 }
 
+/// Our 2x2 max pool (src/max_pool.rs, simd128 in wasm) gives exactly tract's maxima, at widths
+/// that leave outputs to the scalar tail, odd sizes, and the signature network's first pool.
+#[wasm_bindgen_test]
+fn our_max_pool_gives_tract_s_maxima() {
+    use siamese_wasm::encoder::{attr_ints, value_info};
+    use tract_onnx::pb;
+    use tract_onnx::prelude::*;
+    siamese_wasm::web::init();
+    let mut next = uniform(5);
+    for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 16, 64, 128], [1, 3, 6, 30]] {
+        let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute: vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])], ..Default::default() };
+        let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
+        let graph = pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() };
+        let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+        let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
+        let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
+            let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();
+            plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
+        };
+        let theirs = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+        let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
+        assert!(ours.model().nodes.iter().any(|n| n.op.name() == "MaxPool2x2"), "{shape:?}");
+        let want = run(&theirs);
+        assert_eq!(want.len(), shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2));
+        assert_eq!(run(&ours), want, "{shape:?}");
+    }
+}
+
 /// How many times this test binary's own static constructor has run.
 static CONSTRUCTOR_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
