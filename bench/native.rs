@@ -58,7 +58,7 @@ fn main() -> TractResult<()> {
                 t.elapsed().as_secs_f64() * 1e3 / per_round as f64
             })
             .collect();
-        out.insert(name.into(), serde_json::json!({ "ms": median(times), "mflops": (mflops(&bytes, h, w)? * 10.0).round() / 10.0 }));
+        out.insert(name, serde_json::json!({ "ms": median(times), "mflops": (mflops(&bytes, h, w)? * 10.0).round() / 10.0 }));
     }
     println!("{}", serde_json::Value::Object(out));
     Ok(())

@@ -82,13 +82,13 @@ pub unsafe fn conv_w4_f32(
             for (t, &off) in offsets.iter().enumerate() {
                 unsafe {
                     let x = v128_load(input.offset(off).add(i) as *const v128);
-                    for o in 0..4 {
-                        acc[o] = madd(acc[o], x, v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32));
+                    for (o, a) in acc.iter_mut().enumerate() {
+                        *a = madd(*a, x, v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32));
                     }
                 }
             }
-            for o in 0..4 {
-                unsafe { v128_store(out(o, i) as *mut v128, acc[o]) };
+            for (o, a) in acc.iter().enumerate() {
+                unsafe { v128_store(out(o, i) as *mut v128, *a) };
             }
             i += 4;
         }

@@ -212,6 +212,7 @@ pub fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Res
 }
 
 /// tract's own optimised plan of the graph as it is (what the tests compare ours with).
+#[cfg(test)]
 fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     plan_with(proto, shape, what, |_| Ok(()))
 }
@@ -457,7 +458,7 @@ mod tests {
         let mut meta = read_metadata(&bytes).unwrap().unwrap();
         assert_eq!(meta.embedding_dim, 128);
         meta.embedding_dim = 64;
-        let e = Encoder::from_bytes(&bytes, Some(meta)).err().expect("refused");
+        let e = Encoder::from_bytes(&bytes, Some(meta)).expect_err("refused");
         assert_eq!(e.code, ErrorCode::BadModel);
         assert!(e.message.contains("outputs 128 values, its metadata says 64"), "{}", e.message);
     }

@@ -113,8 +113,8 @@ mod tests {
     #[test]
     fn dot_i8_is_exact_for_every_length() {
         for n in [0, 1, 15, 16, 17, 128, 131] {
-            let a: Vec<i8> = (0..n).map(|i| ((i * 37) % 255) as i32 - 127).map(|v| v as i8).collect();
-            let b: Vec<i8> = (0..n).map(|i| 127 - ((i * 91) % 255) as i32).map(|v| v as i8).collect();
+            let a: Vec<i8> = (0..n).map(|i| (i * 37) % 255 - 127).map(|v| v as i8).collect();
+            let b: Vec<i8> = (0..n).map(|i| 127 - (i * 91) % 255).map(|v| v as i8).collect();
             let want: i32 = a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum();
             assert_eq!(dot_i8(&a, &b), want, "n={n}");
         }

@@ -363,6 +363,7 @@ fn gallery_search_in_wasm_is_exact() {
 /// on every side, stride `stride`) run by tract against plain sums of products: the largest
 /// difference, and the names of the plan's ops. The plan is tract's own, or with `ours` the one
 /// the library builds (`encoder::runnable`).
+#[allow(clippy::too_many_arguments)]
 fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
     use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
     use tract_onnx::pb;

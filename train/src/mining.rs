@@ -68,9 +68,12 @@ pub fn semi_hard(b: &Batch) -> Vec<Triplet> {
     out
 }
 
+/// Pairs of batch indices.
+pub type Pairs = Vec<(usize, usize)>;
+
 /// Pairs for the contrastive loss, balanced: every positive pair, and as many negative
 /// pairs, the most similar (hardest) first.
-pub fn balanced_pairs(b: &Batch) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+pub fn balanced_pairs(b: &Batch) -> (Pairs, Pairs) {
     let mut pos = vec![];
     let mut neg = vec![];
     for i in 0..b.n() {

@@ -110,10 +110,13 @@ impl Embedder for BurnEmbedder<'_> {
     }
 }
 
+/// Pair scores per validation dataset, with its name.
+pub type DatasetScores = Vec<(String, PairScores)>;
+
 pub struct Trained {
     pub model: Encoder,
     /// Per validation dataset: its name and pair scores of the best epoch.
-    pub val_scores: Vec<(String, PairScores)>,
+    pub val_scores: DatasetScores,
     pub best_epoch: usize,
     pub log: Vec<EpochLog>,
 }
@@ -140,7 +143,7 @@ fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
     cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
-pub fn validate(model: &Encoder, cfg: &TrainConfig, val: &[Vec<Identity>], device: &Device) -> Result<Vec<(String, PairScores)>> {
+pub fn validate(model: &Encoder, cfg: &TrainConfig, val: &[Vec<Identity>], device: &Device) -> Result<DatasetScores> {
     let valid = model.valid();
     let embedder = BurnEmbedder { model: &valid, config: &cfg.encoder, device: device.clone() };
     let mut out = vec![];
@@ -159,7 +162,7 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
     let sampler = PkSampler::new(train_ids, cfg.p, cfg.k, cfg.forgeries);
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let total = cfg.epochs * cfg.steps_per_epoch;
-    let mut best: Option<(f64, usize, Encoder, Vec<(String, PairScores)>)> = None;
+    let mut best: Option<(f64, usize, Encoder, DatasetScores)> = None;
     let mut log = vec![];
     let eval_device = Device::default();
     for epoch in 1..=cfg.epochs {
