@@ -28,8 +28,8 @@ pub const KERNEL_NAME: &str = "siamese_wasm_simd128_conv_w4_f32";
 
 /// Four convolution output runs of `len` points, as tract-linalg's `ConvW4F32` describes: point
 /// `i` of channel `o` (written at `output + o * oc_stride + i`) is `bias[o]` plus, for each tap
-/// `t` in order, `taps[o * n + t] * input[offsets[t] + i * in_stride]`. Contiguous inputs
-/// (`in_stride` 1, the stride-1 convolutions tract sends here) are computed eight points to a
+/// `t` in order, `taps[o * n + t] * input[offsets[t] + i * in_stride]`. Input strides 1 and 2
+/// (the convolutions tract sends here with strides 1 and 2) are computed eight points to a
 /// step, four to a vector; other strides and the last few points one point at a time. Loads
 /// never reach past `offsets[t] + (len - 1) * in_stride`.
 ///
@@ -52,16 +52,20 @@ pub unsafe fn conv_w4_f32(
     debug_assert_eq!(taps.len(), 4 * n);
     let out = |o: usize, i: usize| unsafe { output.offset(o as isize * oc_stride).add(i) };
     let mut i = 0usize;
-    if in_stride == 1 {
+    if in_stride == 1 || in_stride == 2 {
+        let stride = in_stride as usize;
+        // At stride 2 four points' inputs are the even lanes of eight values, the last of
+        // which is the next point's first: that point has to be in the run too.
+        let reach = if stride == 2 { 1 } else { 0 };
         let b = bias.map(|v| f32x4_splat(v));
         // Eight points (two vectors) for four channels: 8 accumulators, 2 input vectors and one
         // broadcast tap stay in V8's 16 vector registers on x86-64.
-        while i + 8 <= len {
+        while i + 8 + reach <= len {
             let mut acc = [b[0], b[1], b[2], b[3], b[0], b[1], b[2], b[3]];
             for (t, &off) in offsets.iter().enumerate() {
                 unsafe {
-                    let p = input.offset(off).add(i);
-                    let (x, y) = (v128_load(p as *const v128), v128_load(p.add(4) as *const v128));
+                    let p = input.offset(off).add(i * stride);
+                    let (x, y) = (load4(p, stride), load4(p.add(4 * stride), stride));
                     for o in 0..4 {
                         let k = v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32);
                         acc[o] = madd(acc[o], x, k);
@@ -77,11 +81,11 @@ pub unsafe fn conv_w4_f32(
             }
             i += 8;
         }
-        while i + 4 <= len {
+        while i + 4 + reach <= len {
             let mut acc = b;
             for (t, &off) in offsets.iter().enumerate() {
                 unsafe {
-                    let x = v128_load(input.offset(off).add(i) as *const v128);
+                    let x = load4(input.offset(off).add(i * stride), stride);
                     for (o, a) in acc.iter_mut().enumerate() {
                         *a = madd(*a, x, v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32));
                     }
@@ -102,6 +106,21 @@ pub unsafe fn conv_w4_f32(
                 sum = madd(sum, f32x4_splat(x), f32x4_splat(taps[o * n + t]));
             }
             unsafe { *out(o, i) = f32x4_extract_lane::<0>(sum) };
+        }
+    }
+}
+
+/// The inputs of four consecutive points `stride` (1 or 2) values apart, from `p`.
+///
+/// # Safety
+/// `4 * stride` values readable from `p`.
+#[inline(always)]
+unsafe fn load4(p: *const f32, stride: usize) -> v128 {
+    unsafe {
+        if stride == 1 {
+            v128_load(p as *const v128)
+        } else {
+            i32x4_shuffle::<0, 2, 4, 6>(v128_load(p as *const v128), v128_load(p.add(4) as *const v128))
         }
     }
 }
