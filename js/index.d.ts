@@ -1,4 +1,4 @@
-export { Verifier, similarity, calibrate } from './siamese_wasm.js';
+export { Verifier, similarity, calibrate, warmUp } from './siamese_wasm.js';
 export type {
   ImageInput, Strokes, Input, LoadOptions, LoadProgress, ModelMetadata, VerifyResult,
   IdentifyResult, Calibration, GalleryExport, SiameseError,

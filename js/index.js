@@ -24,7 +24,7 @@ if (inNode) {
   await init({ module_or_path: wasmUrl });
 }
 
-export const { Verifier, similarity, calibrate } = wasm;
+export const { Verifier, similarity, calibrate, warmUp } = wasm;
 
 /**
  * URLs of the models shipped in this package: pass one to `Verifier.load`. `face` is

@@ -522,6 +522,16 @@ fn our_max_pool_gives_tract_s_maxima() {
     }
 }
 
+/// `warmUp` runs its built-in network in the browser and changes no later embedding.
+#[wasm_bindgen_test]
+async fn warm_up_runs_and_changes_no_embedding() {
+    let x: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
+    let before = load(SIGNATURE, &unique_name("warm-before")).await.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec();
+    siamese_wasm::web::warm_up().unwrap();
+    let after = load(SIGNATURE, &unique_name("warm-after")).await.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec();
+    assert_eq!(before, after);
+}
+
 /// How many times this test binary's own static constructor has run.
 static CONSTRUCTOR_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

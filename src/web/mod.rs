@@ -7,7 +7,7 @@ mod idb;
 mod input;
 mod verifier;
 
-pub use verifier::{calibrate, similarity, Verifier};
+pub use verifier::{calibrate, similarity, warm_up, Verifier};
 
 // Static constructors (inventory's registrations: tract-linalg's kernels and knobs, and our
 // matrix kernel) must run once per instance before tract is used. wasm-ld runs them at the

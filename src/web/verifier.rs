@@ -839,6 +839,15 @@ pub fn calibrate(
     calibrate_js(genuine, impostor, &options.unwrap_or(JsValue::UNDEFINED))
 }
 
+/// Loads and runs a small built-in network once, so that the engine has the model-loading code
+/// compiled before the first real `Verifier.load` (most of a page's first load is that one-time
+/// compilation). Call it while the page is idle, after import; it stores nothing.
+#[wasm_bindgen(js_name = warmUp)]
+pub fn warm_up() -> JsResult<()> {
+    super::init();
+    crate::encoder::warm_up().map_err(to_js)
+}
+
 /// Score between two embeddings: cosine (default) or negated Euclidean distance.
 #[wasm_bindgen]
 pub fn similarity(

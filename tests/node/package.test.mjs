@@ -2,7 +2,7 @@
 // (Node has no IndexedDB), and the shipped models load from the package's own files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Verifier, similarity, calibrate, models } from '../../pkg/index.js';
+import { Verifier, similarity, calibrate, models, warmUp } from '../../pkg/index.js';
 
 function signatureRgba(w, h, phase) {
   const data = new Uint8ClampedArray(w * h * 4).fill(255);
@@ -34,4 +34,13 @@ test('embed, similarity and an in-memory gallery in Node', async () => {
   const trained = await Verifier.load(models.faceTrained);
   assert.equal(trained.metadata.preprocess.mode, 'face');
   assert.equal(trained.findsFaces, false);
+});
+
+test('warmUp runs its built-in network and changes no embedding', async () => {
+  const before = await Verifier.load(models.signature);
+  const a = before.embed(signatureRgba(240, 100, 0));
+  assert.equal(warmUp(), undefined);
+  warmUp();
+  const after = await Verifier.load(models.signature);
+  assert.deepEqual(after.embed(signatureRgba(240, 100, 0)), a);
 });
