@@ -44,6 +44,11 @@ pub fn initializer_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
     (v.len() == n).then_some(v)
 }
 
+/// How many nodes read `name`, counting a graph output as a reader.
+fn readers(g: &pb::GraphProto, name: &str) -> usize {
+    g.node.iter().flat_map(|n| &n.input).filter(|i| *i == name).count() + g.output.iter().filter(|o| o.name == name).count()
+}
+
 /// Dequantises int8 weights in the protobuf, before tract sees the graph: every
 /// `Mul(Cast(int8 initializer, to FLOAT), f32 initializer)` (how our int8 files store
 /// weights, one scale per output channel) becomes one f32 initializer. tract would fold
@@ -55,12 +60,11 @@ pub fn initializer_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
 /// outputs used elsewhere) are left to tract.
 pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     let Some(g) = proto.graph.as_mut() else { return };
-    let uses = |g: &pb::GraphProto, name: &str| g.node.iter().flat_map(|n| &n.input).filter(|i| *i == name).count() + g.output.iter().filter(|o| o.name == name).count();
     let mut folded = vec![];
     let mut sources = vec![];
     for (ci, cast) in g.node.iter().enumerate() {
         let to_float = cast.attribute.iter().any(|a| a.name == "to" && a.i == ONNX_FLOAT as i64);
-        if cast.op_type != "Cast" || !to_float || cast.input.len() != 1 || cast.output.len() != 1 || uses(g, &cast.output[0]) != 1 {
+        if cast.op_type != "Cast" || !to_float || cast.input.len() != 1 || cast.output.len() != 1 || readers(g, &cast.output[0]) != 1 {
             continue;
         }
         let Some(mi) = g.node.iter().position(|n| n.op_type == "Mul" && n.input.len() == 2 && n.input[0] == cast.output[0]) else { continue };
@@ -120,7 +124,7 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
         g.initializer.push(t);
     }
     // The folded int8 weights and their scales, when nothing else reads them.
-    sources.retain(|n| uses(g, n) == 0);
+    sources.retain(|n| readers(g, n) == 0);
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
@@ -147,6 +151,28 @@ pub fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
+/// An ONNX attribute holding one integer.
+pub fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
+}
+
+/// A graph node: operator `op` named `name` (may be empty) from `inputs` to `outputs`.
+pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// A model of graph `g` at ONNX opset 13 (IR version 8), with nothing else set.
+pub fn onnx_model(g: pb::GraphProto) -> pb::ModelProto {
+    pb::ModelProto { ir_version: 8, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(g), ..Default::default() }
+}
+
 /// An initializer `name` of shape `dims` and ONNX type `data_type`, its values as raw bytes.
 pub fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> pb::TensorProto {
     pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
@@ -166,7 +192,6 @@ pub fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
 /// alone would give the pool's padding value, not a rectified one.
 pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
     let Some(g) = proto.graph.as_mut() else { return };
-    let readers = |g: &pb::GraphProto, name: &str| g.node.iter().flat_map(|n| &n.input).filter(|i| *i == name).count() + g.output.iter().filter(|o| o.name == name).count();
     let unpadded = |n: &pb::NodeProto| {
         n.attribute.iter().all(|a| match a.name.as_str() {
             "pads" => a.ints.iter().all(|&p| p == 0),
@@ -340,14 +365,8 @@ pub(crate) fn run_plan(plan: &Arc<TypedRunnableModel>, shape: [usize; 4], input:
 /// idle, after importing the library and before the user's first verification, moves that
 /// one-time work out of the user's wait. Its result is thrown away; nothing is stored.
 pub fn warm_up() -> Result<()> {
-    let node = |op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>| pb::NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    };
-    let int = |name: &str, i: i64| pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i, ..Default::default() };
+    // Unnamed nodes: tract names each after its (unique) output.
+    let node = |op: &str, inputs: &[&str], output: &str, attribute| node(op, "", inputs, &[output], attribute);
     let values = |n: usize, seed: usize| (0..n).map(|i| (((i * 7919 + seed) % 200) as f32 - 100.0) / 1000.0).collect::<Vec<f32>>();
     let (side, width, dim) = (64, [16, 32], 8);
     let mut g = pb::GraphProto::default();
@@ -360,7 +379,7 @@ pub fn warm_up() -> Result<()> {
         let q: Vec<u8> = (0..cout * cin * 9).map(|k| ((k * 31 % 255) as i32 - 127) as i8 as u8).collect();
         g.initializer.push(raw_tensor(&format!("{w}_int8"), ONNX_INT8, &[cout, cin, 3, 3], q));
         g.initializer.push(f32_tensor(&format!("{w}_scale"), &[cout, 1, 1, 1], &vec![1e-3; cout]));
-        g.node.push(node("Cast", &[&format!("{w}_int8")], &format!("{w}_f32"), vec![int("to", ONNX_FLOAT as i64)]));
+        g.node.push(node("Cast", &[&format!("{w}_int8")], &format!("{w}_f32"), vec![attr_int("to", ONNX_FLOAT as i64)]));
         g.node.push(node("Mul", &[&format!("{w}_f32"), &format!("{w}_scale")], &w, vec![]));
         g.initializer.push(f32_tensor(&b, &[cout], &values(cout, i)));
         g.node.push(node("Conv", &[&x, &w, &b], &c, vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1])]));
@@ -369,14 +388,13 @@ pub fn warm_up() -> Result<()> {
         (x, cin) = (p, cout);
     }
     let flat = cin * (side / 4) * (side / 4);
-    g.node.push(node("Flatten", &[&x], "flat", vec![int("axis", 1)]));
+    g.node.push(node("Flatten", &[&x], "flat", vec![attr_int("axis", 1)]));
     g.initializer.push(f32_tensor("head.weight", &[flat, dim], &values(flat * dim, 3)));
     g.initializer.push(f32_tensor("head.bias", &[dim], &values(dim, 5)));
     g.node.push(node("Gemm", &["flat", "head.weight", "head.bias"], "projection", vec![]));
-    g.node.push(node("LpNormalization", &["projection"], "embedding", vec![int("axis", 1), int("p", 2)]));
-    let proto = pb::ModelProto { ir_version: 8, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(g), ..Default::default() };
+    g.node.push(node("LpNormalization", &["projection"], "embedding", vec![attr_int("axis", 1), attr_int("p", 2)]));
     let shape = [1, 1, side, side];
-    let plan = runnable(proto, shape, "the warm-up network")?;
+    let plan = runnable(onnx_model(g), shape, "the warm-up network")?;
     run_plan(&plan, shape, values(side * side, 7), "the warm-up network")?;
     Ok(())
 }
@@ -554,7 +572,7 @@ mod tests {
         assert_eq!(a, b);
 
         // Left alone: a ReLU read elsewhere too, and a padded pool.
-        let node = |op: &str, i: &str, o: &str, attribute: Vec<pb::AttributeProto>| pb::NodeProto { op_type: op.into(), input: vec![i.into()], output: vec![o.into()], attribute, ..Default::default() };
+        let node = |op: &str, i: &str, o: &str, attribute| node(op, "", &[i], &[o], attribute);
         let pool = |pads: &[i64]| vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_ints("pads", pads)];
         let graph = |nodes: Vec<pb::NodeProto>, outputs: &[&str]| pb::ModelProto {
             graph: Some(pb::GraphProto { node: nodes, output: outputs.iter().map(|o| value_info(o, &[])).collect(), ..Default::default() }),
@@ -622,9 +640,9 @@ mod tests {
             if ceil {
                 attribute.push(pb::AttributeProto { name: "ceil_mode".into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: 1, ..Default::default() });
             }
-            let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute, ..Default::default() };
+            let node = node("MaxPool", "", &["x"], &["y"], attribute);
             let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
-            pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() }), ..Default::default() }
+            onnx_model(pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() })
         };
         for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 1, 3, 8]] {
             let n: usize = shape.iter().product();

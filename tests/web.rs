@@ -365,15 +365,15 @@ fn gallery_search_in_wasm_is_exact() {
 /// the library builds (`encoder::runnable`).
 #[allow(clippy::too_many_arguments)]
 fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
-    use siamese_wasm::encoder::{attr_ints, f32_tensor, value_info};
+    use siamese_wasm::encoder::{attr_ints, f32_tensor, node, onnx_model, value_info};
     use tract_onnx::pb;
     use tract_onnx::prelude::*;
     let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
     let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
     let b: Vec<f32> = (0..co).map(|_| next()).collect();
     let attribute = vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[pad as i64; 4]), attr_ints("strides", &[stride as i64; 2])];
-    let conv = pb::NodeProto { op_type: "Conv".into(), input: vec!["x".into(), "w".into(), "b".into()], output: vec!["c".into()], attribute, ..Default::default() };
-    let relu = pb::NodeProto { op_type: "Relu".into(), input: vec!["c".into()], output: vec!["y".into()], ..Default::default() };
+    let conv = node("Conv", "", &["x", "w", "b"], &["c"], attribute);
+    let relu = node("Relu", "", &["c"], &["y"], vec![]);
     let graph = pb::GraphProto {
         node: vec![conv, relu],
         initializer: vec![f32_tensor("w", &[co, ci, 3, 3], &wt), f32_tensor("b", &[co], &b)],
@@ -381,7 +381,7 @@ fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: u
         output: vec![value_info("y", &[])],
         ..Default::default()
     };
-    let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+    let proto = onnx_model(graph);
     let plan = if ours {
         siamese_wasm::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
     } else {
@@ -498,16 +498,16 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
 /// that leave outputs to the scalar tail, odd sizes, and the signature network's first pool.
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
-    use siamese_wasm::encoder::{attr_ints, value_info};
+    use siamese_wasm::encoder::{attr_ints, node, onnx_model, value_info};
     use tract_onnx::pb;
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
     let mut next = uniform(5);
     for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 16, 64, 128], [1, 3, 6, 30]] {
-        let node = pb::NodeProto { op_type: "MaxPool".into(), input: vec!["x".into()], output: vec!["y".into()], attribute: vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])], ..Default::default() };
+        let node = node("MaxPool", "", &["x"], &["y"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
         let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
         let graph = pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() };
-        let proto = pb::ModelProto { ir_version: 7, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() };
+        let proto = onnx_model(graph);
         let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
         let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
             let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();

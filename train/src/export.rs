@@ -7,9 +7,9 @@
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
-/// The core builds graph inputs and outputs, integer-list attributes and initializers the
-/// same way (it rewrites graphs, and its tests build them).
-pub(crate) use siamese_wasm::encoder::{attr_ints, f32_tensor, raw_tensor, value_info};
+/// The core builds graph inputs and outputs, nodes, attributes, initializers and models the
+/// same way (it rewrites graphs, builds its warm-up network, and its tests build them).
+pub(crate) use siamese_wasm::encoder::{attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info};
 use tract_onnx::pb;
 
 /// The network's weights as plain arrays, batch norm folded in.
@@ -109,21 +109,6 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     Ok((FoldedNet { config, convs, head: (hw, [hd[0], hd[1]], hb) }, meta))
 }
 
-pub(crate) fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
-}
-
-pub(crate) fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
-    pb::NodeProto {
-        op_type: op.into(),
-        name: name.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute,
-        ..Default::default()
-    }
-}
-
 /// Symmetric per-channel int8: `w ~= q * scale[c]`, channel `c` along `axis` 0 (rows of
 /// `rows x cols`) or 1 (columns).
 pub fn quantize_per_channel(w: &[f32], rows: usize, cols: usize, axis: usize) -> (Vec<i8>, Vec<f32>) {
@@ -194,15 +179,12 @@ pub(crate) fn encode_model(g: pb::GraphProto, flops: u64, meta: &ModelMetadata) 
 /// The model file: `g` at opset 13 with `props` as its `metadata_props`.
 pub(crate) fn encode_model_props(g: pb::GraphProto, flops: u64, name: &str, props: Vec<(String, String)>) -> Vec<u8> {
     let model = pb::ModelProto {
-        ir_version: 8,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
         producer_name: "siamese-train".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         model_version: 1,
         doc_string: format!("siamese-wasm model '{name}': {flops} FLOPs per run"),
-        graph: Some(g),
         metadata_props: props.into_iter().map(|(key, value)| pb::StringStringEntryProto { key, value }).collect(),
-        ..Default::default()
+        ..onnx_model(g)
     };
     model.encode_to_vec()
 }
