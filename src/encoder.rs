@@ -276,7 +276,7 @@ pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
             continue;
         }
         // Floor rounding (ONNX's default; ceil mode would add a last, partial window).
-        if *spec.output_shape(shape)?.shape != [shape[0], shape[1], shape[2] / 2, shape[3] / 2] {
+        if spec.output_shape(shape)?.shape != crate::max_pool::MaxPool2x2::output_shape(shape) {
             continue;
         }
         let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, crate::max_pool::MaxPool2x2)?;

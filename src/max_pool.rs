@@ -20,7 +20,8 @@ use tract_onnx::tract_core::internal::*;
 pub struct MaxPool2x2;
 
 impl MaxPool2x2 {
-    fn output_shape(input: &[usize]) -> TVec<usize> {
+    /// The output shape for an NCHW `input` shape: floor rounding, as the ONNX default.
+    pub(crate) fn output_shape(input: &[usize]) -> TVec<usize> {
         tvec![input[0], input[1], input[2] / 2, input[3] / 2]
     }
 }
