@@ -8,8 +8,9 @@ use crate::metadata::PreprocessMode;
 use crate::preprocess::{face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage};
 use crate::strokes::{strokes_to_input, Point};
 use std::sync::Arc;
-use tract_onnx::pb;
-use tract_onnx::prelude::*;
+pub use crate::onnx::{attr_int, attr_ints, f32_tensor, initializer_values, node, onnx_model, raw_tensor, value_info, ONNX_FLOAT, ONNX_INT8};
+use crate::onnx as pb;
+use tract_core::prelude::*;
 
 pub struct Encoder {
     plan: Arc<TypedRunnableModel>,
@@ -24,24 +25,6 @@ impl std::fmt::Debug for Encoder {
 
 pub(crate) fn bad_model(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::BadModel, format!("{what}: {e}"))
-}
-
-/// ONNX's element type codes (`TensorProto.DataType`) for f32 and int8.
-pub const ONNX_FLOAT: i32 = 1;
-pub const ONNX_INT8: i32 = 3;
-
-/// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
-/// None for anything else.
-pub fn initializer_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
-    let n: usize = t.dims.iter().map(|&d| usize::try_from(d).ok()).product::<Option<usize>>()?;
-    let v: Vec<f32> = match (t.data_type, t.raw_data.is_empty()) {
-        (ONNX_FLOAT, false) => t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        (ONNX_FLOAT, true) => t.float_data.clone(),
-        (ONNX_INT8, false) => t.raw_data.iter().map(|&b| b as i8 as f32).collect(),
-        (ONNX_INT8, true) => t.int32_data.iter().map(|&v| v as f32).collect(),
-        _ => return None,
-    };
-    (v.len() == n).then_some(v)
 }
 
 /// How many nodes read `name`, counting a graph output as a reader.
@@ -128,61 +111,6 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
-/// An f32 graph input or output named `name` with shape `dims` (`None`: the batch axis,
-/// named "batch").
-pub fn value_info(name: &str, dims: &[Option<usize>]) -> pb::ValueInfoProto {
-    use pb::tensor_shape_proto::{dimension::Value, Dimension};
-    let dim = dims
-        .iter()
-        .map(|d| Dimension { value: Some(match d { Some(v) => Value::DimValue(*v as i64), None => Value::DimParam("batch".into()) }), ..Default::default() })
-        .collect();
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: ONNX_FLOAT, shape: Some(pb::TensorShapeProto { dim }) })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// An ONNX attribute holding a list of integers.
-pub fn attr_ints(name: &str, v: &[i64]) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
-}
-
-/// An ONNX attribute holding one integer.
-pub fn attr_int(name: &str, v: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
-}
-
-/// A graph node: operator `op` named `name` (may be empty) from `inputs` to `outputs`.
-pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
-    pb::NodeProto {
-        op_type: op.into(),
-        name: name.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute,
-        ..Default::default()
-    }
-}
-
-/// A model of graph `g` at ONNX opset 13 (IR version 8), with nothing else set.
-pub fn onnx_model(g: pb::GraphProto) -> pb::ModelProto {
-    pb::ModelProto { ir_version: 8, opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(g), ..Default::default() }
-}
-
-/// An initializer `name` of shape `dims` and ONNX type `data_type`, its values as raw bytes.
-pub fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
-}
-
-/// An f32 initializer `name` of shape `dims`, stored raw (little-endian).
-pub fn f32_tensor(name: &str, dims: &[usize], v: &[f32]) -> pb::TensorProto {
-    raw_tensor(name, ONNX_FLOAT, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
-}
-
 /// Moves each ReLU that feeds only a max pool to after the pool: `MaxPool(Relu(x))` becomes
 /// `Relu(MaxPool(x))`, the same values exactly (ReLU is monotone, so the largest of the
 /// rectified values is the rectified largest), with the ReLU over a quarter of the values
@@ -236,19 +164,24 @@ pub fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Res
     })
 }
 
-/// tract's own optimised plan of the graph as it is (what the tests compare ours with).
+/// tract's own optimised plan of the graph as it is, through tract-onnx's front end (what the
+/// tests compare ours with).
 #[cfg(test)]
-fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
-    plan_with(proto, shape, what, |_| Ok(()))
+pub(crate) fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+    use prost::Message;
+    use tract_onnx::prelude::InferenceModelExt;
+    tract_onnx::onnx()
+        .model_for_read(&mut &proto.encode_to_vec()[..])
+        .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| bad_model(&format!("{what} cannot be run by tract-onnx"), format!("{e:#}")))
 }
 
 /// The optimised plan of the graph, with `rewrite` applied to the decluttered graph before
 /// tract's code generation.
 fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
-    tract_onnx::onnx()
-        .model_for_proto_model(proto)
-        .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
-        .and_then(|m| m.into_typed())
+    crate::import::typed_model(proto, &shape)
         .and_then(|m| m.into_decluttered())
         .and_then(|mut m| {
             rewrite(&mut m)?;
@@ -263,8 +196,8 @@ fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: imp
 /// of the decluttered `model` that it computes exactly: f32 NCHW, a 2x2 window at stride 2,
 /// no dilation, no padding, floor rounding, no index output.
 pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
-    use tract_onnx::tract_core::ops::cnn::MaxPool;
-    use tract_onnx::tract_core::ops::nn::DataFormat;
+    use tract_core::ops::cnn::MaxPool;
+    use tract_core::ops::nn::DataFormat;
     for id in model.eval_order()? {
         let node = model.node(id);
         let Some(pool) = node.op_as::<MaxPool>() else { continue };
@@ -288,7 +221,7 @@ pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
 /// Whether tract has a direct-convolution kernel (`conv_w4_f32`) on this machine: ours in wasm
 /// (`conv_kernel`), tract's own on x86-64 with AVX2 and on arm64.
 fn has_direct_kernel() -> bool {
-    tract_onnx::tract_core::tract_linalg::routines::conv_w4_f32().is_some()
+    tract_core::tract_linalg::routines::conv_w4_f32().is_some()
 }
 
 /// Gives each f32 convolution of the decluttered `model` whose input channel count `pick`
@@ -304,9 +237,9 @@ fn has_direct_kernel() -> bool {
 /// convolutions over 16 or more channels it is much slower in wasm (signature 2.0 -> 5.3-5.8 ms
 /// per embedding with all four direct), so the wasm build picks one-channel convolutions only.
 pub(crate) fn direct_convolutions(model: &mut TypedModel, pick: impl Fn(usize) -> bool) -> TractResult<()> {
-    use tract_onnx::tract_core::ops::cnn::conv::DirectSpatialConv;
-    use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
-    use tract_onnx::tract_core::ops::nn::DataFormat;
+    use tract_core::ops::cnn::conv::DirectSpatialConv;
+    use tract_core::ops::cnn::{Conv, KernelFormat};
+    use tract_core::ops::nn::DataFormat;
     if !has_direct_kernel() {
         return Ok(());
     }
@@ -401,7 +334,7 @@ pub fn warm_up() -> Result<()> {
 
 /// Reads our metadata from ONNX bytes without building the graph.
 pub fn read_metadata(bytes: &[u8]) -> Result<Option<ModelMetadata>> {
-    let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model("not an ONNX model", e))?;
+    let proto = pb::decode(bytes).map_err(|e| bad_model("not an ONNX model", e))?;
     ModelMetadata::from_props(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))
 }
 
@@ -412,14 +345,20 @@ impl Encoder {
         if bytes.is_empty() {
             return Err(Error::new(ErrorCode::BadModel, "the model is empty (0 bytes)"));
         }
-        let onnx = tract_onnx::onnx();
-        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model("not an ONNX model (corrupt or truncated?)", e))?;
+        let proto = pb::decode(bytes).map_err(|e| bad_model("not an ONNX model (corrupt or truncated?)", e))?;
         let carried = ModelMetadata::from_props(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))?;
         let meta = meta.or(carried).ok_or_else(|| {
             Error::new(ErrorCode::BadOptions, "the model carries no siamese metadata: pass the preprocessing, embedding size, metric and threshold explicitly")
         })?;
         let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
-        let plan = runnable(proto, [1, c, h, w], "the ONNX graph")?;
+        Self::from_plan(runnable(proto, [1, c, h, w], "the ONNX graph")?, meta)
+    }
+
+    /// An encoder on a plan built elsewhere (the trainer runs graphs our import does not read,
+    /// such as the fully integer form, through tract-onnx), checked as [`Self::from_bytes`]
+    /// checks its own.
+    pub fn from_plan(plan: Arc<TypedRunnableModel>, meta: ModelMetadata) -> Result<Self> {
+        let (c, h, w) = (meta.preprocess.channels(), meta.preprocess.height, meta.preprocess.width);
         let enc = Encoder { plan, meta };
         // Catch a graph whose output disagrees with its metadata now, not at first use: from
         // the shape tract inferred, or, where that is not a plain number, by running it once
@@ -540,7 +479,7 @@ mod tests {
     #[test]
     fn the_folded_plan_computes_what_tract_computed() {
         let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
-        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let proto = pb::decode(&bytes).unwrap();
         let shape = [1, 1, 64, 128];
         let by_tract = optimised_plan(&proto, shape, "test").unwrap();
         let mut folded = proto.clone();
@@ -557,7 +496,7 @@ mod tests {
     fn relus_moved_after_pools_give_the_same_values() {
         // The signature network: four Conv -> Relu -> MaxPool blocks.
         let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/signature.onnx")).unwrap();
-        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+        let mut proto = pb::decode(&bytes).unwrap();
         fold_dequantization(&mut proto);
         let ops = |p: &pb::ModelProto| p.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.clone()).collect::<Vec<_>>().join(" ");
         let mut moved = proto.clone();
@@ -597,8 +536,8 @@ mod tests {
         }
         for (file, shape) in [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64])] {
             let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
-            let typed = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().with_input_fact(0, f32::fact(shape).into()).unwrap().into_typed().unwrap().into_decluttered().unwrap();
+            let proto = pb::decode(&bytes).unwrap();
+            let typed = crate::import::typed_model(&proto, &shape).unwrap().into_decluttered().unwrap();
             let mut direct = typed.clone();
             direct_convolutions(&mut direct, |_| true).unwrap();
             direct.optimize().unwrap();
@@ -622,7 +561,7 @@ mod tests {
         let ops = |plan: &Arc<TypedRunnableModel>| plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect::<Vec<_>>();
         for (file, shape) in [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64])] {
             let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).unwrap();
+            let mut proto = pb::decode(&bytes).unwrap();
             fold_dequantization(&mut proto);
             let theirs = optimised_plan(&proto, shape, "test").unwrap();
             let ours = plan_with(&proto, shape, "test", own_max_pools).unwrap();

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::preprocess::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tract_onnx::prelude::*;
+use tract_core::prelude::*;
 
 /// The `metadata_props` key that marks a face detector or landmark model (JSON of
 /// [`FaceModel`]).
@@ -64,7 +64,7 @@ impl Net {
         if bytes.is_empty() {
             return Err(Error::new(ErrorCode::BadModel, format!("the face {what} model is empty (0 bytes)")));
         }
-        let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
+        let proto = crate::onnx::decode(bytes).map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
         let json = proto.metadata_props.iter().find(|p| p.key == FACE_MODEL_KEY).map(|p| p.value.clone());
         let model: FaceModel = json
             .and_then(|j| serde_json::from_str(&j).ok())

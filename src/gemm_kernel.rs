@@ -22,7 +22,7 @@
 
 use std::arch::wasm32::*;
 
-use tract_onnx::prelude::DatumType;
+use tract_core::prelude::DatumType;
 use tract_linalg::isa::{Arch, IsaSet};
 use tract_linalg::mmm::{DynKernel, FusedKerSpec, MatMatMul, Query, Suitable};
 use tract_linalg::pack::Packing;

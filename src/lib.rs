@@ -18,10 +18,13 @@ pub mod face;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod gemm_kernel;
 pub mod gallery;
+// ONNX graph -> tract's typed graph, without tract-onnx (why: in the module).
+pub mod import;
 // The 2x2 max pool our encoders run, in place of tract's (why: in the module).
 pub mod max_pool;
 pub mod metadata;
 pub mod metrics;
+pub mod onnx;
 pub mod preprocess;
 pub mod strokes;
 

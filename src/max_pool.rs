@@ -12,8 +12,8 @@
 //! tract's code generation leaves it alone. Floor rounding, as the ONNX default: an odd last
 //! row or column is dropped, as tract's pool does.
 
-use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::*;
+use tract_core::prelude::*;
+use tract_core::internal::*;
 
 /// Max over each 2x2 block of every plane of an NCHW f32 tensor, stride 2, no padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -366,7 +366,8 @@ fn gallery_search_in_wasm_is_exact() {
 #[allow(clippy::too_many_arguments)]
 fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
     use siamese_wasm::encoder::{attr_ints, f32_tensor, node, onnx_model, value_info};
-    use tract_onnx::pb;
+    use prost::Message;
+    use siamese_wasm::onnx as pb;
     use tract_onnx::prelude::*;
     let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
     let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
@@ -385,7 +386,7 @@ fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: u
     let plan = if ours {
         siamese_wasm::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
     } else {
-        tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap()
+        tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap()
     };
     let ops = plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
     let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
@@ -499,7 +500,8 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
     use siamese_wasm::encoder::{attr_ints, node, onnx_model, value_info};
-    use tract_onnx::pb;
+    use prost::Message;
+    use siamese_wasm::onnx as pb;
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
     let mut next = uniform(5);
@@ -513,7 +515,7 @@ fn our_max_pool_gives_tract_s_maxima() {
             let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();
             plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
         };
-        let theirs = tract_onnx::onnx().model_for_proto_model(&proto).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+        let theirs = tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap();
         let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
         assert!(ours.model().nodes.iter().any(|n| n.op.name() == "MaxPool2x2"), "{shape:?}");
         let want = run(&theirs);
@@ -556,4 +558,35 @@ async fn static_constructors_run_once() {
         ok(v.list()).await;
     }
     assert_eq!(CONSTRUCTOR_RUNS.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// In the browser, where our kernels, pools and direct stems run, the library's plan of each
+/// shipped network (built by its own ONNX import, src/import.rs) computes what tract-onnx's
+/// front end and tract's own optimisation compute, to 1e-5 of the largest output.
+#[wasm_bindgen_test]
+fn shipped_networks_compute_what_tract_onnx_computes() {
+    use tract_onnx::prelude::*;
+    siamese_wasm::web::init();
+    let models: [(&str, &[u8], [usize; 4]); 5] = [
+        ("signature", SIGNATURE, [1, 1, 64, 128]),
+        ("face", FACE, [1, 1, 64, 64]),
+        ("face recognition", include_bytes!("../models/face-recognition.onnx"), [1, 3, 150, 150]),
+        ("face detector", include_bytes!("../models/face-detector.onnx"), [1, 3, 128, 128]),
+        ("face landmarks", include_bytes!("../models/face-landmarks.onnx"), [1, 3, 112, 112]),
+    ];
+    let mut next = uniform(3);
+    for (what, bytes, shape) in models {
+        let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
+        let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
+            let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();
+            plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
+        };
+        let theirs = tract_onnx::onnx().model_for_read(&mut &bytes[..]).unwrap().with_input_fact(0, f32::fact(shape).into()).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+        let ours = siamese_wasm::encoder::runnable(siamese_wasm::onnx::decode(bytes).unwrap(), shape, what).unwrap();
+        let (want, got) = (run(&theirs), run(&ours));
+        assert_eq!(got.len(), want.len(), "{what}");
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let scale = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        assert!(scale > 0.0 && worst <= 1e-5 * scale, "{what}: off by {worst} of {scale}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::augment::plain_input;
 use crate::data::{Identity, OneShotRun};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -19,6 +19,26 @@ use std::path::Path;
 /// Anything that turns model inputs into L2-normalised embeddings, in batches.
 pub trait Embedder {
     fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// The encoder in `bytes` as the library loads it; a graph with operators the library's import
+/// does not read (the fully integer form's QLinearConv) runs through tract-onnx's front end.
+pub fn load_encoder(bytes: &[u8]) -> Result<siamese_wasm::encoder::Encoder> {
+    let proto = siamese_wasm::onnx::decode(bytes).context("not an ONNX model")?;
+    let unread = siamese_wasm::import::unsupported_operators(&proto);
+    if unread.is_empty() {
+        return Ok(siamese_wasm::encoder::Encoder::from_bytes(bytes, None)?);
+    }
+    eprintln!("note: the library does not read {}; running this file through tract-onnx", unread.join(", "));
+    let meta = siamese_wasm::encoder::read_metadata(bytes)?.context("the model carries no siamese metadata")?;
+    let p = &meta.preprocess;
+    use tract_onnx::prelude::*;
+    let plan = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])?
+        .with_input_fact(0, f32::fact([1, p.channels(), p.height, p.width]).into())?
+        .into_optimized()?
+        .into_runnable()?;
+    Ok(siamese_wasm::encoder::Encoder::from_plan(plan, meta)?)
 }
 
 /// The runtime's own encoder (tract), as shipped.

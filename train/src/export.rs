@@ -9,8 +9,8 @@ use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
 /// The core builds graph inputs and outputs, nodes, attributes, initializers and models the
 /// same way (it rewrites graphs, builds its warm-up network, and its tests build them).
-pub(crate) use siamese_wasm::encoder::{attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info};
-use tract_onnx::pb;
+pub(crate) use siamese_wasm::onnx::{attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info};
+use siamese_wasm::onnx as pb;
 
 /// The network's weights as plain arrays, batch norm folded in.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub enum WeightFormat {
 
 // ONNX element type codes: f32 and int8 are the core's (it reads them back), the rest only the
 // trainer's integer graphs write.
-pub(crate) use siamese_wasm::encoder::{ONNX_FLOAT as FLOAT, ONNX_INT8 as INT8};
+pub(crate) use siamese_wasm::onnx::{ONNX_FLOAT as FLOAT, ONNX_INT8 as INT8};
 pub(crate) const UINT8: i32 = 2;
 pub(crate) const INT32: i32 = 6;
 pub(crate) const INT64: i32 = 7;

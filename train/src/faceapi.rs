@@ -15,7 +15,7 @@ use serde::Deserialize;
 use siamese_wasm::metadata::ModelMetadata;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tract_onnx::pb;
+use siamese_wasm::onnx as pb;
 
 /// The recogniser's input side; it works on square crops.
 pub const RECOGNITION_SIZE: usize = 150;

@@ -312,7 +312,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinde
 #[allow(clippy::too_many_arguments)]
 fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let enc = TractEncoder::from_bytes(&bytes, None)?;
+    let enc = siamese_train::eval::load_encoder(&bytes)?;
     let cfg = enc.meta.preprocess;
     let threshold = enc.meta.threshold;
     let embedder = TractEmbedder(enc);

@@ -10,7 +10,7 @@
 use crate::export::{attr_int, attr_ints, encode_model, f32_tensor, node, quantize_per_channel, raw_tensor, value_info, FoldedNet, INT32, INT8, UINT8};
 use anyhow::{Context, Result};
 use siamese_wasm::metadata::ModelMetadata;
-use tract_onnx::pb;
+use siamese_wasm::onnx as pb;
 use tract_onnx::prelude::*;
 
 /// Calibrated real ranges of the quantised tensors.

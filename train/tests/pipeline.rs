@@ -110,7 +110,7 @@ fn exported_onnx_matches_burn_and_int8_forms_stay_close() {
     let (back, back_meta) = read_f32_onnx(&f32_bytes).unwrap();
     assert_eq!((&back.convs, &back.head, &back.config, &back_meta), (&net.convs, &net.head, &net.config, &meta(&cfg, pre)));
     let ranges = calibrate(&f32_bytes, cfg.channels.len(), &inputs).unwrap();
-    let ql_enc = TractEncoder::from_bytes(&to_qlinear_onnx(&back, &ranges, &back_meta), None).unwrap();
+    let ql_enc = siamese_train::eval::load_encoder(&to_qlinear_onnx(&back, &ranges, &back_meta)).unwrap();
     let (mut worst_f32, mut worst_i8, mut worst_ql) = (0.0f32, 1.0f32, 1.0f32);
     for (x, b) in inputs.iter().zip(&burn_emb) {
         let t = f32_enc.embed_input(x).unwrap();
