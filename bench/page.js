@@ -12,9 +12,11 @@ const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer
 const S = {};
 
 /**
- * Loads every system once on each of the model's three files: weight-only int8 (shipped),
- * f32, and the fully integer QLinearConv form (`.qlinear.onnx`). onnxruntime-web's end-to-end
- * runs use whichever of its three sessions is fastest on this machine (a quick pre-timing).
+ * Loads every system once on each of the model's files: weight-only int8 (shipped) and f32
+ * for both, and for onnxruntime-web also the fully integer QLinearConv form
+ * (`.qlinear.onnx`; siamese-wasm's import does not read QLinear operators, and tract ran them
+ * slower than float: models/README.md). onnxruntime-web's end-to-end runs use whichever of its
+ * three sessions is fastest on this machine (a quick pre-timing).
  */
 export async function setup(models) {
   for (const m of models) {
@@ -28,7 +30,6 @@ export async function setup(models) {
       meta,
       ours,
       oursF32: await Verifier.load(f32, { db: false }),
-      oursQl: await Verifier.load(ql, { db: false }),
       ortInt8: await session(int8),
       ortF32: await session(f32),
       ortQl: await session(ql),
@@ -61,7 +62,6 @@ export async function network(model, system, n) {
     oursF32: () => s.oursF32.embedInput(s.input),
     ortInt8: () => ortRun(s.ortInt8, s.input, h, w),
     ortF32: () => ortRun(s.ortF32, s.input, h, w),
-    oursQl: () => s.oursQl.embedInput(s.input),
     ortQl: () => ortRun(s.ortQl, s.input, h, w),
   }[system];
   for (let i = 0; i < 5; i++) await run();
