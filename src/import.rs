@@ -83,7 +83,7 @@ pub fn typed_model(proto: &ModelProto, input_shape: &[usize]) -> TractResult<Typ
 }
 
 /// An initializer as a tract tensor (f32, i8, u8, i32 and i64; raw or typed storage).
-fn tensor(t: &TensorProto) -> TractResult<Tensor> {
+pub(crate) fn tensor(t: &TensorProto) -> TractResult<Tensor> {
     ensure!(t.data_location != Some(1), "its values are in an external file, which siamese-wasm does not read");
     let shape = t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format_err!("negative dimension {d}"))).collect::<TractResult<Vec<_>>>()?;
     let raw = !t.raw_data.is_empty();

@@ -225,17 +225,15 @@ pub fn decode(bytes: &[u8]) -> Result<ModelProto, prost::DecodeError> {
 }
 
 /// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
-/// None for anything else.
+/// None for anything else (read by the import's reader, [`crate::import::tensor`]).
 pub fn initializer_values(t: &TensorProto) -> Option<Vec<f32>> {
-    let n: usize = t.dims.iter().map(|&d| usize::try_from(d).ok()).product::<Option<usize>>()?;
-    let v: Vec<f32> = match (t.data_type, t.raw_data.is_empty()) {
-        (ONNX_FLOAT, false) => t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        (ONNX_FLOAT, true) => t.float_data.clone(),
-        (ONNX_INT8, false) => t.raw_data.iter().map(|&b| b as i8 as f32).collect(),
-        (ONNX_INT8, true) => t.int32_data.iter().map(|&v| v as f32).collect(),
-        _ => return None,
-    };
-    (v.len() == n).then_some(v)
+    if t.data_type != ONNX_FLOAT && t.data_type != ONNX_INT8 {
+        return None;
+    }
+    let tensor = crate::import::tensor(t).ok()?;
+    let values = tensor.cast_to::<f32>().ok()?;
+    let values = values.to_plain_array_view::<f32>().ok()?;
+    Some(values.iter().copied().collect())
 }
 
 /// An f32 graph input or output named `name` with shape `dims` (`None`: the batch axis,
