@@ -58,35 +58,63 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
         if q.data_type != ONNX_INT8 || scale.data_type != ONNX_FLOAT || scale.dims.len() > q.dims.len() || is_input(q) || is_input(scale) {
             continue;
         }
-        let (Some(qv), Some(sv)) = (initializer_values(q), initializer_values(scale)) else { continue };
+        // The int8 weights as stored (raw bytes, or one per int32 in typed storage).
+        let n: usize = q.dims.iter().map(|&d| d.max(0) as usize).product();
+        let qv: std::borrow::Cow<[u8]> = if q.raw_data.is_empty() { q.int32_data.iter().map(|&v| v as i8 as u8).collect::<Vec<u8>>().into() } else { (&q.raw_data[..]).into() };
+        let Some(sv) = initializer_values(scale) else { continue };
+        if qv.len() != n {
+            continue;
+        }
         // Numpy broadcasting of the scale (dims aligned on the right, 1 = repeat).
         let dims: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
         let sdims: Vec<usize> = std::iter::repeat_n(1, dims.len() - scale.dims.len()).chain(scale.dims.iter().map(|&d| d as usize)).collect();
         if sdims.iter().zip(&dims).any(|(&s, &d)| s != 1 && s != d) {
             continue;
         }
-        // Walk the weights in order with an odometer over their index, moving the scale's
-        // index along (stride 0 on its broadcast axes).
-        let mut sstride = vec![0; dims.len()];
-        let mut acc = 1;
-        for ax in (0..dims.len()).rev() {
-            if sdims[ax] != 1 {
-                sstride[ax] = acc;
-                acc *= sdims[ax];
-            }
-        }
-        let (mut idx, mut si) = (vec![0; dims.len()], 0);
-        let mut raw = Vec::with_capacity(4 * qv.len());
-        for v in &qv {
-            raw.extend_from_slice(&(v * sv[si]).to_le_bytes());
-            for ax in (0..dims.len()).rev() {
-                idx[ax] += 1;
-                si += sstride[ax];
-                if idx[ax] < dims[ax] {
-                    break;
+        let w = |b: u8| b as i8 as f32;
+        let mut out = Vec::with_capacity(n);
+        let varying: Vec<usize> = (0..dims.len()).filter(|&ax| sdims[ax] != 1).collect();
+        // Simple loops for one scale, or one per index along one axis (one per output
+        // channel, how our files store weights): a model's first load runs this in the
+        // engine's baseline tier, where the general walk below cost tens of milliseconds.
+        match varying[..] {
+            [] => out.extend(qv.iter().map(|&b| w(b) * sv[0])),
+            [ax] if ax == dims.len() - 1 => {
+                for row in qv.chunks(dims[ax]) {
+                    out.extend(row.iter().zip(&sv).map(|(&b, &s)| w(b) * s));
                 }
-                si -= sstride[ax] * dims[ax];
-                idx[ax] = 0;
+            }
+            [ax] => {
+                let inner: usize = dims[ax + 1..].iter().product();
+                for (run, chunk) in qv.chunks(inner.max(1)).enumerate() {
+                    let s = sv[run % dims[ax]];
+                    out.extend(chunk.iter().map(|&b| w(b) * s));
+                }
+            }
+            _ => {
+                // Walk the weights in order with an odometer over their index, moving the
+                // scale's index along (stride 0 on its broadcast axes).
+                let mut sstride = vec![0; dims.len()];
+                let mut acc = 1;
+                for ax in (0..dims.len()).rev() {
+                    if sdims[ax] != 1 {
+                        sstride[ax] = acc;
+                        acc *= sdims[ax];
+                    }
+                }
+                let (mut idx, mut si) = (vec![0; dims.len()], 0);
+                for &b in qv.iter() {
+                    out.push(w(b) * sv[si]);
+                    for ax in (0..dims.len()).rev() {
+                        idx[ax] += 1;
+                        si += sstride[ax];
+                        if idx[ax] < dims[ax] {
+                            break;
+                        }
+                        si -= sstride[ax] * dims[ax];
+                        idx[ax] = 0;
+                    }
+                }
             }
         }
         sources.extend([q.name.clone(), scale.name.clone()]);
@@ -94,7 +122,7 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
             name: g.node[mi].output[0].clone(),
             dims: q.dims.clone(),
             data_type: ONNX_FLOAT,
-            raw_data: raw,
+            float_data: out,
             ..Default::default()
         }));
     }
@@ -442,7 +470,7 @@ mod tests {
         let mut g = pb::GraphProto::default();
         // "rows": one scale per row ([2, 1]); "cols": one per column ([1, 3]); "keep": a
         // Cast whose output is read twice, left to tract.
-        for (w, sdims, s) in [("rows", vec![2, 1], vec![0.5, 2.0]), ("cols", vec![1, 3], vec![1.0, 10.0, 100.0]), ("keep", vec![1], vec![3.0])] {
+        for (w, sdims, s) in [("rows", vec![2, 1], vec![0.5, 2.0]), ("cols", vec![1, 3], vec![1.0, 10.0, 100.0]), ("each", vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), ("one", vec![], vec![2.0]), ("keep", vec![1], vec![3.0])] {
             g.initializer.push(raw_tensor(&format!("{w}_int8"), ONNX_INT8, &[2, 3], q.clone()));
             g.initializer.push(f32_tensor(&format!("{w}_scale"), &sdims, &s));
             g.node.extend(dequant_nodes(w));
@@ -454,6 +482,8 @@ mod tests {
         let values = |name: &str| initializer_values(g.initializer.iter().find(|t| t.name == name).unwrap()).unwrap();
         assert_eq!(values("rows"), [0.5, -1.0, 1.5, 8.0, -10.0, 254.0]);
         assert_eq!(values("cols"), [1.0, -20.0, 300.0, 4.0, -50.0, 12700.0]);
+        assert_eq!(values("each"), [1.0, -4.0, 9.0, 16.0, -25.0, 762.0]);
+        assert_eq!(values("one"), [2.0, -4.0, 6.0, 8.0, -10.0, 254.0]);
         let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
         assert_eq!(ops, ["Cast", "Mul", "Relu"], "only the shared Cast stays");
         let names: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();

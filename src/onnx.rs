@@ -227,13 +227,13 @@ pub fn decode(bytes: &[u8]) -> Result<ModelProto, prost::DecodeError> {
 /// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
 /// None for anything else (read by the import's reader, [`crate::import::tensor`]).
 pub fn initializer_values(t: &TensorProto) -> Option<Vec<f32>> {
-    if t.data_type != ONNX_FLOAT && t.data_type != ONNX_INT8 {
-        return None;
-    }
     let tensor = crate::import::tensor(t).ok()?;
-    let values = tensor.cast_to::<f32>().ok()?;
-    let values = values.to_plain_array_view::<f32>().ok()?;
-    Some(values.iter().copied().collect())
+    let values: Vec<f32> = match t.data_type {
+        ONNX_FLOAT => tensor.to_plain_array_view::<f32>().ok()?.iter().copied().collect(),
+        ONNX_INT8 => tensor.to_plain_array_view::<i8>().ok()?.iter().map(|&v| v as f32).collect(),
+        _ => return None,
+    };
+    Some(values)
 }
 
 /// An f32 graph input or output named `name` with shape `dims` (`None`: the batch axis,
