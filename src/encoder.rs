@@ -8,7 +8,7 @@ use crate::metadata::PreprocessMode;
 use crate::preprocess::{face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage};
 use crate::strokes::{strokes_to_input, Point};
 use std::sync::Arc;
-pub use crate::onnx::{attr_int, attr_ints, f32_tensor, initializer_values, node, onnx_model, raw_tensor, value_info, ONNX_FLOAT, ONNX_INT8};
+use crate::onnx::{attr_int, attr_ints, f32_tensor, initializer_values, node, onnx_model, raw_tensor, value_info, ONNX_FLOAT, ONNX_INT8};
 use crate::onnx as pb;
 use tract_core::prelude::*;
 
@@ -58,15 +58,16 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
         if q.data_type != ONNX_INT8 || scale.data_type != ONNX_FLOAT || scale.dims.len() > q.dims.len() || is_input(q) || is_input(scale) {
             continue;
         }
-        // The int8 weights as stored (raw bytes, or one per int32 in typed storage).
-        let n: usize = q.dims.iter().map(|&d| d.max(0) as usize).product();
+        let Ok(dims) = q.dims.iter().map(|&d| usize::try_from(d)).collect::<std::result::Result<Vec<usize>, _>>() else { continue };
+        let n: usize = dims.iter().product();
+        // The int8 weights as stored (raw bytes, borrowed, or one per int32 in typed storage):
+        // not through the import's tensor reader, whose copies a first load would pay for.
         let qv: std::borrow::Cow<[u8]> = if q.raw_data.is_empty() { q.int32_data.iter().map(|&v| v as i8 as u8).collect::<Vec<u8>>().into() } else { (&q.raw_data[..]).into() };
         let Some(sv) = initializer_values(scale) else { continue };
         if qv.len() != n {
             continue;
         }
         // Numpy broadcasting of the scale (dims aligned on the right, 1 = repeat).
-        let dims: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
         let sdims: Vec<usize> = std::iter::repeat_n(1, dims.len() - scale.dims.len()).chain(scale.dims.iter().map(|&d| d as usize)).collect();
         if sdims.iter().zip(&dims).any(|(&s, &d)| s != 1 && s != d) {
             continue;

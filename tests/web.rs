@@ -365,7 +365,7 @@ fn gallery_search_in_wasm_is_exact() {
 /// the library builds (`encoder::runnable`).
 #[allow(clippy::too_many_arguments)]
 fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
-    use siamese_wasm::encoder::{attr_ints, f32_tensor, node, onnx_model, value_info};
+    use siamese_wasm::onnx::{attr_ints, f32_tensor, node, onnx_model, value_info};
     use prost::Message;
     use siamese_wasm::onnx as pb;
     use tract_onnx::prelude::*;
@@ -499,7 +499,7 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
 /// that leave outputs to the scalar tail, odd sizes, and the signature network's first pool.
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
-    use siamese_wasm::encoder::{attr_ints, node, onnx_model, value_info};
+    use siamese_wasm::onnx::{attr_ints, node, onnx_model, value_info};
     use prost::Message;
     use siamese_wasm::onnx as pb;
     use tract_onnx::prelude::*;

@@ -71,12 +71,8 @@ pub enum WeightFormat {
     Int8,
 }
 
-// ONNX element type codes: f32 and int8 are the core's (it reads them back), the rest only the
-// trainer's integer graphs write.
-pub(crate) use siamese_wasm::onnx::{ONNX_FLOAT as FLOAT, ONNX_INT8 as INT8};
-pub(crate) const UINT8: i32 = 2;
-pub(crate) const INT32: i32 = 6;
-pub(crate) const INT64: i32 = 7;
+// ONNX element type codes, the core's (its import reads them all).
+pub(crate) use siamese_wasm::onnx::{ONNX_FLOAT as FLOAT, ONNX_INT32 as INT32, ONNX_INT64 as INT64, ONNX_INT8 as INT8, ONNX_UINT8 as UINT8};
 
 /// Reads back a float model written by [`to_onnx`] with [`WeightFormat::F32`]: its folded
 /// weights and its metadata (so an integer form can be made from a shipped model).
@@ -88,7 +84,7 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
     let find = |name: &str| -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
         let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no f32 initializer {name} (is this the .f32.onnx form?)"))?;
         anyhow::ensure!(t.data_type == FLOAT, "{name} is not f32");
-        let v = siamese_wasm::encoder::initializer_values(t).with_context(|| format!("{name} does not hold as many values as its dims say"))?;
+        let v = siamese_wasm::onnx::initializer_values(t).with_context(|| format!("{name} does not hold as many values as its dims say"))?;
         Ok((v, t.dims.iter().map(|&d| d as usize).collect()))
     };
     let mut convs = vec![];
