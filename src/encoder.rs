@@ -207,12 +207,22 @@ pub(crate) fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &s
         .map_err(|e| bad_model(&format!("{what} cannot be run by tract-onnx"), format!("{e:#}")))
 }
 
-/// The optimised plan of the graph, with `rewrite` applied to the decluttered graph before
+/// The optimised plan of the graph, with `rewrite` applied to the imported graph before
 /// tract's code generation.
+///
+/// Why only the operators' own declutter rules first ([`operator_declutter`]), not tract's
+/// whole declutter (`into_decluttered`, which `into_optimized` runs): our import already writes
+/// the graph much as declutter would leave it (constants folded, convolutions, pools and the
+/// projection as tract's own operators). The operators' rules still matter (a 1x1 convolution
+/// becomes a plain matrix product, as in the face detector); tract's graph-wide passes change
+/// nothing in our networks' plans (test below: the same operators, the same values bit for
+/// bit, for every shipped network) and cost a page's first load of a model in wasm a sixth of
+/// its time, mostly the engine compiling their code: 161 -> 134 ms to the first embedding in
+/// paired fresh pages (bench/README.md).
 fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
     crate::import::typed_model(proto, &shape)
-        .and_then(|m| m.into_decluttered())
         .and_then(|mut m| {
+            operator_declutter(&mut m)?;
             rewrite(&mut m)?;
             m.optimize()?;
             Ok(m)
@@ -221,8 +231,22 @@ fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: imp
         .map_err(|e| bad_model(&format!("{what} cannot be run"), format!("{e:#}")))
 }
 
+/// The operators' own declutter rules, run to a fixed point: tract's declutter pass list
+/// without its graph-wide passes (axis changes, slice and split pushing, region and
+/// uniform-value propagation; see [`plan_with`] for why).
+fn operator_declutter(model: &mut TypedModel) -> TractResult<()> {
+    use tract_core::optim::Optimizer;
+    // tract names that pass after its rule ("declutter"); the others by their types.
+    let passes: Vec<_> = Optimizer::declutter().passes.into_iter().filter(|p| format!("{p:?}") == "declutter").collect();
+    if passes.is_empty() {
+        // A tract that names it otherwise: its full declutter, as before.
+        return model.declutter();
+    }
+    Optimizer { passes, steps: None }.optimize(model)
+}
+
 /// Puts our 2x2 max pool ([`crate::max_pool::MaxPool2x2`]) in place of each of tract's max pools
-/// of the decluttered `model` that it computes exactly: f32 NCHW, a 2x2 window at stride 2,
+/// of the imported `model` that it computes exactly: f32 NCHW, a 2x2 window at stride 2,
 /// no dilation, no padding, floor rounding, no index output.
 pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
     use tract_core::ops::cnn::MaxPool;
@@ -253,7 +277,7 @@ fn has_direct_kernel() -> bool {
     tract_core::tract_linalg::routines::conv_w4_f32().is_some()
 }
 
-/// Gives each f32 convolution of the decluttered `model` whose input channel count `pick`
+/// Gives each f32 convolution of the imported `model` whose input channel count `pick`
 /// accepts tract's direct form (`DirectSpatialConv`: output rows as filters along W, four
 /// channels at a time) instead of what tract's code generation would pick, where tract has the
 /// kernel for it ([`has_direct_kernel`]).
@@ -582,6 +606,33 @@ mod tests {
             let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
             let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max);
             assert!(worst <= 1e-5 * scale, "{file}: off by {worst} of {scale}");
+        }
+    }
+
+    #[test]
+    fn the_plan_without_a_declutter_pass_is_the_decluttered_one() {
+        // Every shipped network, as `runnable` builds it, against the same steps after tract's
+        // full declutter: the same operators in the same order (constants, and reshapes that
+        // move no data, aside: the recogniser's projection weights stay a constant input of
+        // their product instead of being taken into it) and the same values, bit for bit.
+        let models = [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64]), ("face-recognition.onnx", [1, 3, 150, 150]), ("face-detector.onnx", [1, 3, 128, 128]), ("face-landmarks.onnx", [1, 3, 112, 112])];
+        for (file, shape) in models {
+            let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let mut proto = pb::decode(&bytes).unwrap();
+            let ours = runnable(proto.clone(), shape, "test").unwrap();
+            fold_dequantization(&mut proto);
+            relu_after_max_pools(&mut proto);
+            let mut full = crate::import::typed_model(&proto, &shape).unwrap().into_decluttered().unwrap();
+            own_max_pools(&mut full).unwrap();
+            if cfg!(target_arch = "wasm32") {
+                direct_convolutions(&mut full, |c| c == 1).unwrap();
+            }
+            full.optimize().unwrap();
+            let full = full.into_runnable().unwrap();
+            let ops = |p: &Arc<TypedRunnableModel>| p.model().eval_order().unwrap().iter().map(|&i| p.model().node(i).op.name().to_string()).filter(|n| n != "IntoShape" && n != "Const").collect::<Vec<_>>();
+            assert_eq!(ops(&ours), ops(&full), "{file}");
+            let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
+            assert_eq!(run_plan(&ours, shape, input.clone(), "test").unwrap(), run_plan(&full, shape, input, "test").unwrap(), "{file}");
         }
     }
 

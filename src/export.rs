@@ -18,7 +18,12 @@ pub const FORMAT_VERSION: u32 = 1;
 /// SHA-256 of the model's bytes, hex. Embeddings from two models are comparable only when
 /// this is equal.
 pub fn fingerprint(model_bytes: &[u8]) -> String {
-    Sha256::digest(model_bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(model_bytes))
+}
+
+/// A digest as [`fingerprint`] writes it: lowercase hexadecimal, two digits a byte.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Which model a gallery belongs to.

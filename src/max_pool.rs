@@ -8,7 +8,7 @@
 //! the larger of each pair of neighbours, which wasm's simd128 does four outputs at a time
 //! (two loads per row, a vertical max, and a shuffle that pairs the even and odd lanes).
 //!
-//! `encoder::own_max_pools` puts it in place of tract's pool in the decluttered graph, where
+//! `encoder::own_max_pools` puts it in place of tract's pool in the imported graph, where
 //! tract's code generation leaves it alone. Floor rounding, as the ONNX default: an odd last
 //! row or column is dropped, as tract's pool does.
 

@@ -125,6 +125,32 @@ async fn wasm_embeddings_equal_native_tract() {
 }
 
 #[wasm_bindgen_test]
+async fn the_fingerprint_is_the_model_s_sha256_with_and_without_web_crypto() {
+    // The test page is served from localhost, a secure context, so a load hashes the model
+    // with the engine's crypto.subtle; with `crypto` hidden it falls back to our own SHA-256.
+    let global = js_sys::global();
+    let subtle = Reflect::get(&Reflect::get(&global, &"crypto".into()).unwrap(), &"subtle".into()).unwrap();
+    assert!(subtle.is_object(), "no crypto.subtle on this page: the engine's digest would go untested");
+    for model in [SIGNATURE, FACE] {
+        let want = siamese_wasm::export::fingerprint(model);
+        assert_eq!(load(model, &unique_name("fp")).await.fingerprint(), want);
+        let own = Reflect::get_own_property_descriptor(global.unchecked_ref::<Object>(), &"crypto".into()).unwrap();
+        let hidden = Object::new();
+        Reflect::set(&hidden, &"value".into(), &JsValue::UNDEFINED).unwrap();
+        Reflect::set(&hidden, &"configurable".into(), &true.into()).unwrap();
+        Reflect::define_property(global.unchecked_ref::<Object>(), &"crypto".into(), &hidden).unwrap();
+        assert!(Reflect::get(&global, &"crypto".into()).unwrap().is_undefined());
+        let without = load(model, &unique_name("fp")).await.fingerprint();
+        match own.is_undefined() {
+            true => Reflect::delete_property(global.unchecked_ref::<Object>(), &"crypto".into()).unwrap(),
+            false => Reflect::define_property(global.unchecked_ref::<Object>(), &"crypto".into(), own.unchecked_ref()).unwrap(),
+        };
+        assert!(Reflect::get(&global, &"crypto".into()).unwrap().is_object(), "crypto restored");
+        assert_eq!(without, want);
+    }
+}
+
+#[wasm_bindgen_test]
 async fn enrolments_persist_across_instances() {
     let db = unique_name("persist");
     let v = load(SIGNATURE, &db).await;
