@@ -216,9 +216,9 @@ pub(crate) fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &s
 /// projection as tract's own operators). The operators' rules still matter (a 1x1 convolution
 /// becomes a plain matrix product, as in the face detector); tract's graph-wide passes change
 /// nothing in our networks' plans (test below: the same operators, the same values bit for
-/// bit, for every shipped network) and cost a page's first load of a model in wasm a sixth of
-/// its time, mostly the engine compiling their code: 161 -> 134 ms to the first embedding in
-/// paired fresh pages (bench/README.md).
+/// bit, for every shipped network) and cost a page's first load of a model in wasm an eighth
+/// of its time, mostly the engine compiling their code: 151 -> 132 ms to the first embedding
+/// in paired fresh pages (bench/README.md).
 fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
     crate::import::typed_model(proto, &shape)
         .and_then(|mut m| {
@@ -610,7 +610,7 @@ mod tests {
     }
 
     #[test]
-    fn the_plan_without_a_declutter_pass_is_the_decluttered_one() {
+    fn the_plan_with_only_the_operators_rules_is_the_decluttered_one() {
         // Every shipped network, as `runnable` builds it, against the same steps after tract's
         // full declutter: the same operators in the same order (constants, and reshapes that
         // move no data, aside: the recogniser's projection weights stay a constant input of
