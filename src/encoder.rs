@@ -181,10 +181,16 @@ pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
 /// the max pools they feed ([`relu_after_max_pools`]), 2x2 max pools on our own op
 /// ([`own_max_pools`]) and, in wasm, one-channel convolutions in their direct form
 /// ([`direct_convolutions`]). `what` names the graph in the error.
-pub fn runnable(mut proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+pub fn runnable(proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
+    runnable_with(proto, shape, what, operator_declutter)
+}
+
+/// [`runnable`], with `declutter` as its first step on the imported graph (the library's is
+/// [`operator_declutter`]; a test compares it with tract's whole declutter).
+fn runnable_with(mut proto: pb::ModelProto, shape: [usize; 4], what: &str, declutter: fn(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
     fold_dequantization(&mut proto);
     relu_after_max_pools(&mut proto);
-    plan_with(&proto, shape, what, |m| {
+    plan_with(&proto, shape, what, declutter, |m| {
         own_max_pools(m)?;
         if cfg!(target_arch = "wasm32") {
             direct_convolutions(m, |input_channels| input_channels == 1)?;
@@ -207,22 +213,22 @@ pub(crate) fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &s
         .map_err(|e| bad_model(&format!("{what} cannot be run by tract-onnx"), format!("{e:#}")))
 }
 
-/// The optimised plan of the graph, with `rewrite` applied to the imported graph before
+/// The optimised plan of the graph: `declutter`, then `rewrite` on the imported graph, then
 /// tract's code generation.
 ///
-/// Why only the operators' own declutter rules first ([`operator_declutter`]), not tract's
-/// whole declutter (`into_decluttered`, which `into_optimized` runs): our import already writes
-/// the graph much as declutter would leave it (constants folded, convolutions, pools and the
-/// projection as tract's own operators). The operators' rules still matter (a 1x1 convolution
-/// becomes a plain matrix product, as in the face detector); tract's graph-wide passes change
-/// nothing in our networks' plans (test below: the same operators, the same values bit for
-/// bit, for every shipped network) and cost a page's first load of a model in wasm an eighth
-/// of its time, mostly the engine compiling their code: 151 -> 132 ms to the first embedding
-/// in paired fresh pages (bench/README.md).
-fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
+/// Why the library declutters with the operators' own rules only ([`operator_declutter`]), not
+/// tract's whole declutter (`into_decluttered`, which `into_optimized` runs): our import
+/// already writes the graph much as declutter would leave it (constants folded, convolutions,
+/// pools and the projection as tract's own operators). The operators' rules still matter (a
+/// 1x1 convolution becomes a plain matrix product, as in the face detector); tract's
+/// graph-wide passes change nothing in our networks' plans (test below: the same operators,
+/// the same values bit for bit, for every shipped network) and cost a page's first load of a
+/// model in wasm an eighth of its time, mostly the engine compiling their code: 151 -> 132 ms
+/// to the first embedding in paired fresh pages (bench/README.md).
+fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, declutter: fn(&mut TypedModel) -> TractResult<()>, rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>) -> Result<Arc<TypedRunnableModel>> {
     crate::import::typed_model(proto, &shape)
         .and_then(|mut m| {
-            operator_declutter(&mut m)?;
+            declutter(&mut m)?;
             rewrite(&mut m)?;
             m.optimize()?;
             Ok(m)
@@ -611,24 +617,16 @@ mod tests {
 
     #[test]
     fn the_plan_with_only_the_operators_rules_is_the_decluttered_one() {
-        // Every shipped network, as `runnable` builds it, against the same steps after tract's
-        // full declutter: the same operators in the same order (constants, and reshapes that
-        // move no data, aside: the recogniser's projection weights stay a constant input of
-        // their product instead of being taken into it) and the same values, bit for bit.
+        // Every shipped network, as `runnable` builds it, against the same steps with tract's
+        // whole declutter first: the same operators in the same order (constants, and reshapes
+        // that move no data, aside: the recogniser's projection weights stay a constant input
+        // of their product instead of being taken into it) and the same values, bit for bit.
         let models = [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64]), ("face-recognition.onnx", [1, 3, 150, 150]), ("face-detector.onnx", [1, 3, 128, 128]), ("face-landmarks.onnx", [1, 3, 112, 112])];
         for (file, shape) in models {
             let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            let mut proto = pb::decode(&bytes).unwrap();
+            let proto = pb::decode(&bytes).unwrap();
             let ours = runnable(proto.clone(), shape, "test").unwrap();
-            fold_dequantization(&mut proto);
-            relu_after_max_pools(&mut proto);
-            let mut full = crate::import::typed_model(&proto, &shape).unwrap().into_decluttered().unwrap();
-            own_max_pools(&mut full).unwrap();
-            if cfg!(target_arch = "wasm32") {
-                direct_convolutions(&mut full, |c| c == 1).unwrap();
-            }
-            full.optimize().unwrap();
-            let full = full.into_runnable().unwrap();
+            let full = runnable_with(proto, shape, "test", TypedModel::declutter).unwrap();
             let ops = |p: &Arc<TypedRunnableModel>| p.model().eval_order().unwrap().iter().map(|&i| p.model().node(i).op.name().to_string()).filter(|n| n != "IntoShape" && n != "Const").collect::<Vec<_>>();
             assert_eq!(ops(&ours), ops(&full), "{file}");
             let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
@@ -646,7 +644,7 @@ mod tests {
             let mut proto = pb::decode(&bytes).unwrap();
             fold_dequantization(&mut proto);
             let theirs = optimised_plan(&proto, shape, "test").unwrap();
-            let ours = plan_with(&proto, shape, "test", own_max_pools).unwrap();
+            let ours = plan_with(&proto, shape, "test", operator_declutter, own_max_pools).unwrap();
             assert_eq!(ops(&ours).iter().filter(|o| *o == "MaxPool2x2").count(), 4, "{file}");
             assert!(!ops(&ours).iter().any(|o| o.contains("MaxPool") && o != "MaxPool2x2"), "{file}");
             let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 50.0 - 1.0).collect();
@@ -669,7 +667,7 @@ mod tests {
             let n: usize = shape.iter().product();
             let input: Vec<f32> = (0..n).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();
             let model = lone(shape, &[], false);
-            let ours = plan_with(&model, shape, "test", own_max_pools).unwrap();
+            let ours = plan_with(&model, shape, "test", operator_declutter, own_max_pools).unwrap();
             assert!(ops(&ours).contains(&"MaxPool2x2".to_string()), "{shape:?}: {:?}", ops(&ours));
             let want = run_plan(&optimised_plan(&model, shape, "test").unwrap(), shape, input.clone(), "test").unwrap();
             assert_eq!(want.len(), shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2));
@@ -677,7 +675,7 @@ mod tests {
         }
         // Left to tract: a padded pool, and ceil rounding over an odd size.
         for model in [lone([1, 2, 5, 7], &[0, 0, 1, 1], false), lone([1, 2, 5, 7], &[], true)] {
-            let ours = plan_with(&model, [1, 2, 5, 7], "test", own_max_pools).unwrap();
+            let ours = plan_with(&model, [1, 2, 5, 7], "test", operator_declutter, own_max_pools).unwrap();
             assert!(!ops(&ours).contains(&"MaxPool2x2".to_string()), "{:?}", ops(&ours));
         }
     }
