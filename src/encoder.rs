@@ -3,6 +3,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::metadata::ModelMetadata;
+use crate::max_pool::MaxPool2x2;
 use crate::metrics::l2_normalize;
 use crate::metadata::PreprocessMode;
 use crate::preprocess::{face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use crate::onnx::{attr_int, attr_ints, f32_tensor, initializer_values, node, onnx_model, raw_tensor, value_info, ONNX_FLOAT, ONNX_INT8};
 use crate::onnx as pb;
 use tract_core::prelude::*;
+use tract_core::runtime::RunOptions;
 
 pub struct Encoder {
     plan: Arc<TypedRunnableModel>,
@@ -79,17 +81,16 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
         // channel, how our files store weights): a model's first load runs this in the
         // engine's baseline tier, where the general walk below cost tens of milliseconds.
         match varying[..] {
-            [] => out.extend(qv.iter().map(|&b| w(b) * sv[0])),
+            [] => scale_run(&mut out, &qv, sv[0]),
             [ax] if ax == dims.len() - 1 => {
                 for row in qv.chunks(dims[ax]) {
-                    out.extend(row.iter().zip(&sv).map(|(&b, &s)| w(b) * s));
+                    scale_each(&mut out, row, &sv);
                 }
             }
             [ax] => {
                 let inner: usize = dims[ax + 1..].iter().product();
                 for (run, chunk) in qv.chunks(inner.max(1)).enumerate() {
-                    let s = sv[run % dims[ax]];
-                    out.extend(chunk.iter().map(|&b| w(b) * s));
+                    scale_run(&mut out, chunk, sv[run % dims[ax]]);
                 }
             }
             _ => {
@@ -140,6 +141,23 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
     g.initializer.retain(|t| !sources.contains(&t.name));
 }
 
+/// Appends each int8 weight of `q` (stored as bytes) times `scale` to `out`.
+///
+/// Out of line on purpose, like [`scale_each`]: these loops are the hot part of a load, and the
+/// engine recompiles a function with its optimising tier once it has run long enough. Inlined,
+/// they made all of [`runnable`] hot, a large function the engine then compiled again during
+/// the first load, on a second core, for loads to come.
+#[inline(never)]
+fn scale_run(out: &mut Vec<f32>, q: &[u8], scale: f32) {
+    out.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+}
+
+/// Appends `q[i] * scales[i]` (int8 weights stored as bytes) to `out`; see [`scale_run`].
+#[inline(never)]
+fn scale_each(out: &mut Vec<f32>, q: &[u8], scales: &[f32]) {
+    out.extend(q.iter().zip(scales).map(|(&b, &s)| b as i8 as f32 * s));
+}
+
 /// Moves each ReLU that feeds only a max pool to after the pool: `MaxPool(Relu(x))` becomes
 /// `Relu(MaxPool(x))`, the same values exactly (ReLU is monotone, so the largest of the
 /// rectified values is the rectified largest), with the ReLU over a quarter of the values
@@ -178,9 +196,12 @@ pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
 
 /// The optimised, runnable plan of an ONNX graph whose one input is `shape` (f32, NCHW), as the
 /// library runs it: int8 weights dequantised first ([`fold_dequantization`]), ReLUs moved after
-/// the max pools they feed ([`relu_after_max_pools`]), 2x2 max pools on our own op
-/// ([`own_max_pools`]) and, in wasm, one-channel convolutions in their direct form
-/// ([`direct_convolutions`]). `what` names the graph in the error.
+/// the max pools they feed ([`relu_after_max_pools`]), 2x2 max pools on our own op, which takes
+/// in the ReLU after it ([`own_max_pools`]) and the zero border before the next convolution
+/// ([`pad_in_pools`]), and, in wasm, one-channel convolutions in their direct form
+/// ([`direct_convolutions`]). The import writes the projection and the final normalisation as
+/// our own operators too ([`crate::dense`], [`crate::l2_norm`]). `what` names the graph in the
+/// error.
 pub fn runnable(proto: pb::ModelProto, shape: [usize; 4], what: &str) -> Result<Arc<TypedRunnableModel>> {
     runnable_with(proto, shape, what, operator_declutter)
 }
@@ -214,12 +235,13 @@ pub(crate) fn optimised_plan(proto: &pb::ModelProto, shape: [usize; 4], what: &s
 }
 
 /// The optimised plan of the graph: `declutter`, then `rewrite` on the imported graph, then
-/// tract's code generation.
+/// tract's code generation, then the zero borders it adds after our pools taken into them
+/// ([`pad_in_pools`]).
 ///
 /// Why the library declutters with the operators' own rules only ([`operator_declutter`]), not
 /// tract's whole declutter (`into_decluttered`, which `into_optimized` runs): our import
-/// already writes the graph much as declutter would leave it (constants folded, convolutions,
-/// pools and the projection as tract's own operators). The operators' rules still matter (a
+/// already writes the graph much as declutter would leave it (constants folded, convolutions
+/// and pools as tract's own operators). The operators' rules still matter (a
 /// 1x1 convolution becomes a plain matrix product, as in the face detector); tract's
 /// graph-wide passes change nothing in our networks' plans (test below: the same operators,
 /// the same values bit for bit, for every shipped network) and cost a page's first load of a
@@ -231,9 +253,14 @@ fn plan_with(proto: &pb::ModelProto, shape: [usize; 4], what: &str, declutter: f
             declutter(&mut m)?;
             rewrite(&mut m)?;
             m.optimize()?;
+            pad_in_pools(&mut m)?;
             Ok(m)
         })
-        .and_then(|m| m.into_runnable())
+        // tract's default plan searches for the evaluation order that keeps the fewest tensors
+        // alive. Our encoders are chains, with one order (the face recogniser's residual
+        // branches are one block long). Skipping the search keeps its code, about ten
+        // functions, off a page's first load.
+        .and_then(|m| m.into_runnable_with_options(&RunOptions { skip_order_opt_ram: true, ..Default::default() }))
         .map_err(|e| bad_model(&format!("{what} cannot be run"), format!("{e:#}")))
 }
 
@@ -268,10 +295,56 @@ pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
             continue;
         }
         // Floor rounding (ONNX's default; ceil mode would add a last, partial window).
-        if spec.output_shape(shape)?.shape != crate::max_pool::MaxPool2x2::output_shape(shape) {
+        if spec.output_shape(shape)?.shape != MaxPool2x2::output_shape(shape) {
             continue;
         }
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, crate::max_pool::MaxPool2x2)?;
+        // The ReLU after the pool (relu_after_max_pools put it there), taken into the pool.
+        let relu = match model.single_succ(id)? {
+            Some(next) => is_relu(model, next)?,
+            None => false,
+        };
+        let pool = MaxPool2x2 { relu, pad: 0 };
+        let patch = if relu { TypedModelPatch::fuse_with_next(model, node, pool)? } else { TypedModelPatch::replace_single_op(model, node, &node.inputs, pool)? };
+        patch.apply(model)?;
+    }
+    model.compact()
+}
+
+/// Whether `node` is a ReLU of an f32 wire as our import writes one: `max(x, 0)`.
+fn is_relu(model: &TypedModel, node: &TypedNode) -> TractResult<bool> {
+    use tract_core::ops::binary::TypedBinOp;
+    let Some(op) = node.op_as::<TypedBinOp>() else { return Ok(false) };
+    if !op.0.is::<tract_core::ops::math::Max>() || node.inputs.len() != 2 || model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type() {
+        return Ok(false);
+    }
+    let zero = model.outlet_fact(node.inputs[1])?.konst.as_ref().is_some_and(|k| is_zero_scalar(k));
+    Ok(zero && model.outlet_fact(node.id.into())?.shape == model.outlet_fact(node.inputs[0])?.shape)
+}
+
+/// Whether `t` is one f32 zero (of any rank).
+fn is_zero_scalar(t: &Tensor) -> bool {
+    t.len() == 1 && t.datum_type() == f32::datum_type() && t.cast_to_scalar::<f32>().is_ok_and(|v| v == 0.0)
+}
+
+/// Takes each zero border (`Pad`) that tract's code generation put after one of our pools, for
+/// the 3x3 convolution that reads it, into the pool ([`MaxPool2x2`]'s `pad`): the pool writes
+/// its values inside the border, and they are not copied again.
+pub(crate) fn pad_in_pools(model: &mut TypedModel) -> TractResult<()> {
+    use tract_core::ops::array::{Pad, PadMode};
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(pad) = node.op_as::<Pad>() else { continue };
+        let PadMode::Constant(value) = &pad.mode else { continue };
+        let [(0, 0), (0, 0), (p, q), (r, t)] = pad.pads[..] else { continue };
+        if !is_zero_scalar(value) || p != q || p != r || p != t {
+            continue;
+        }
+        let prev = model.node(node.inputs[0].node);
+        let Some(&pool) = prev.op_as::<MaxPool2x2>() else { continue };
+        if pool.pad != 0 || model.single_succ(prev.id)?.map(|n| n.id) != Some(id) {
+            continue;
+        }
+        let patch = TypedModelPatch::fuse_with_next(model, prev, MaxPool2x2 { pad: p, ..pool })?;
         patch.apply(model)?;
     }
     model.compact()
@@ -546,11 +619,19 @@ mod tests {
         let mut folded = proto.clone();
         fold_dequantization(&mut folded);
         assert!(folded.graph.as_ref().unwrap().node.iter().all(|n| n.op_type != "Cast"), "every weight folded");
+        // The same steps without our fold: the import then folds the int8 weights itself, as
+        // tract would (Cast, then Mul), so the two plans differ only by who multiplied.
+        let mut unfolded = proto.clone();
+        relu_after_max_pools(&mut unfolded);
+        let by_import = plan_with(&unfolded, shape, "test", operator_declutter, own_max_pools).unwrap();
         let ours = runnable(proto, shape, "test").unwrap();
         let input: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
         let a = run_plan(&by_tract, shape, input.clone(), "test").unwrap();
-        let b = run_plan(&ours, shape, input, "test").unwrap();
-        assert_eq!(a, b);
+        let b = run_plan(&ours, shape, input.clone(), "test").unwrap();
+        assert_eq!(b, run_plan(&by_import, shape, input, "test").unwrap(), "the same products, bit for bit");
+        // tract's own plan sums the projection in another order (our Dense).
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "off tract's plan by {worst}");
     }
 
     #[test]
@@ -639,14 +720,24 @@ mod tests {
         // The signature and face networks (four 2x2 pools over even sizes each), and a lone
         // pool over odd sizes, where floor rounding must drop the same last row and column.
         let ops = |plan: &Arc<TypedRunnableModel>| plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect::<Vec<_>>();
+        // The ReLUs moved after the pools, as `runnable` does: our pools take them in, and the
+        // zero borders tract's code generation puts before the next convolutions; tract's pools
+        // in the same plan (ours otherwise) keep the ReLUs and borders as operators of their own.
         for (file, shape) in [("signature.onnx", [1usize, 1, 64, 128]), ("face.onnx", [1, 1, 64, 64])] {
             let bytes = std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
             let mut proto = pb::decode(&bytes).unwrap();
             fold_dequantization(&mut proto);
-            let theirs = optimised_plan(&proto, shape, "test").unwrap();
+            relu_after_max_pools(&mut proto);
+            let theirs = plan_with(&proto, shape, "test", operator_declutter, |_| Ok(())).unwrap();
             let ours = plan_with(&proto, shape, "test", operator_declutter, own_max_pools).unwrap();
             assert_eq!(ops(&ours).iter().filter(|o| *o == "MaxPool2x2").count(), 4, "{file}");
             assert!(!ops(&ours).iter().any(|o| o.contains("MaxPool") && o != "MaxPool2x2"), "{file}");
+            let pools: Vec<MaxPool2x2> = ours.model().nodes.iter().filter_map(|n| n.op_as::<MaxPool2x2>().copied()).collect();
+            assert!(pools.iter().all(|p| p.relu), "{file}: {pools:?}");
+            assert_eq!(pools.iter().filter(|p| p.pad == 1).count(), 3, "{file}: {pools:?}");
+            let m = ours.model();
+            let pad_after_pool = m.nodes.iter().any(|n| n.op.name() == "Pad" && m.node(n.inputs[0].node).op_is::<MaxPool2x2>());
+            assert!(!pad_after_pool && !ops(&ours).iter().any(|o| o.contains("Max") && o != "MaxPool2x2"), "{file}: {:?}", ops(&ours));
             let input: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 100) as f32 / 50.0 - 1.0).collect();
             assert_eq!(run_plan(&theirs, shape, input.clone(), "test").unwrap(), run_plan(&ours, shape, input, "test").unwrap(), "{file}");
         }

@@ -6,8 +6,13 @@
 //! hundred-odd operators are about 0.6 MB of the gzipped browser build and, on a page's first
 //! load, time spent and code the engine compiles before the first embedding. Our graphs are
 //! small and fully known (one f32 NCHW input of a fixed shape, constant weights), so each node
-//! maps to tract-core's operators directly, the same ones tract-onnx would wire. The native
-//! tests check the plans against tract-onnx's on every shipped model.
+//! maps to tract-core's operators directly, the same ones tract-onnx would wire, except two
+//! that end our encoders: a plain `Gemm` with constant weights becomes our [`Dense`] and an
+//! L2 `LpNormalization` over the last axis our [`L2Normalize`] (why: in their modules). The
+//! native tests check the plans against tract-onnx's on every shipped model.
+//!
+//! [`Dense`]: crate::dense::Dense
+//! [`L2Normalize`]: crate::l2_norm::L2Normalize
 
 use crate::onnx::{self, attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto};
 use std::collections::HashMap;
@@ -346,7 +351,29 @@ impl Import {
                 Value::Wire(self.model.wire_node(self.name(node, ""), AxisOp::Reshape(0, shape, to), &[x])?[0])
             }
             "Gemm" => {
-                let (a, b) = (self.wire(first)?, self.wire(input(1).context("it has one input; two are expected")?)?);
+                // How our encoders project their features: one operator with the constant
+                // weights (why: in dense), instead of tract's Einstein sum below.
+                let b_name = input(1).context("it has one input; two are expected")?;
+                let plain = attr_int(node, "transA", 0)? == 0 && attr_int(node, "transB", 0)? == 0 && attr_float(node, "alpha", 1.0)? == 1.0 && attr_float(node, "beta", 1.0)? == 1.0;
+                let weights = match self.value(b_name)? {
+                    Value::Const(w) if plain => Some(w),
+                    _ => None,
+                };
+                let bias = match input(2).map(|c| self.value(c)).transpose()? {
+                    None => Some(None),
+                    Some(Value::Const(c)) => Some(Some(c)),
+                    Some(Value::Wire(_)) => None,
+                };
+                let x = self.wire(first)?;
+                let x_fact = self.model.outlet_fact(x)?;
+                let dense = match (weights, bias) {
+                    (Some(w), Some(c)) if x_fact.rank() == 2 && x_fact.datum_type == f32::datum_type() => crate::dense::Dense::new(w, c),
+                    _ => None,
+                };
+                if let Some(dense) = dense {
+                    Value::Wire(self.model.wire_node(self.name(node, ""), dense, &[x])?[0])
+                } else {
+                let (a, b) = (x, self.wire(b_name)?);
                 ensure!(self.rank(a)? == 2 && self.rank(b)? == 2, "its inputs are not matrices");
                 let (alpha, beta) = (attr_float(node, "alpha", 1.0)?, attr_float(node, "beta", 1.0)?);
                 let axes = AxesMapping::for_numpy_matmul(2, attr_int(node, "transA", 0)? == 1, attr_int(node, "transB", 0)? == 1, false)?;
@@ -365,6 +392,7 @@ impl Import {
                     y = wire_with_rank_broadcast(name, &mut self.model, TypedBinOp(Box::new(math::Add), None), &[y, c])?[0];
                 }
                 Value::Wire(y)
+                }
             }
             "LpNormalization" => {
                 let x = self.wire(first)?;
@@ -372,6 +400,11 @@ impl Import {
                 let ax = axis(attr_int(node, "axis", -1)?, rank)?;
                 let p = attr_int(node, "p", 2)?;
                 ensure!(p == 1 || p == 2, "p = {p}; 1 and 2 are supported");
+                if p == 2 && ax + 1 == rank && self.model.outlet_fact(x)?.datum_type == f32::datum_type() {
+                    // How our encoders end: one operator instead of the seven below (why: in
+                    // l2_norm).
+                    Value::Wire(self.model.wire_node(self.name(node, ""), crate::l2_norm::L2Normalize, &[x])?[0])
+                } else {
                 let parts = if p == 2 { self.model.wire_node(self.name(node, ".square"), math::square(), &[x])? } else { self.model.wire_node(self.name(node, ".abs"), math::abs(), &[x])? };
                 let mut norm = self.model.wire_node(self.name(node, ".sum"), Reduce::new(tvec!(ax), Reducer::Sum), &parts)?[0];
                 if p == 2 {
@@ -383,6 +416,7 @@ impl Import {
                 let degenerate = self.model.wire_node(self.name(node, ".degenerate"), TypedBinOp(logic::comp_eq(), None), &[norm, zero])?[0];
                 let norm = self.model.wire_node(self.name(node, ".safe_norm"), logic::Iff, &[degenerate, one, norm])?[0];
                 Value::Wire(self.model.wire_node(self.name(node, ""), TypedBinOp(Box::new(math::Div), None), &[x, norm])?[0])
+                }
             }
             other => bail!("operator {other} is not supported; siamese-wasm reads {}", OPERATORS.join(", ")),
         };
@@ -433,6 +467,41 @@ mod tests {
     }
 
     #[test]
+    fn our_projection_and_normalisation_compute_what_tract_onnx_computes() {
+        // Flatten, Gemm and LpNormalization (p = 2, last axis), how our encoders end, at sizes
+        // that leave outputs to the tail of Dense's 32-wide loop, several rows, no bias.
+        let values = |n: usize, seed: usize| (0..n).map(|i| (((i * 31 + seed) % 17) as f32 - 8.0) / 10.0).collect::<Vec<f32>>();
+        for (shape, n, bias) in [([1usize, 2, 4, 8], 128, true), ([3, 1, 5, 1], 45, true), ([2, 3, 1, 1], 1, false), ([1, 1, 2, 2], 70, true)] {
+            let k = shape[1] * shape[2] * shape[3];
+            let mut g = GraphProto::default();
+            g.input.push(value_info("x", &shape.map(Some)));
+            g.output.push(value_info("y", &[]));
+            g.node.push(node("Flatten", "", &["x"], &["f"], vec![]));
+            g.initializer.push(f32_tensor("w", &[k, n], &values(k * n, 1)));
+            let mut inputs = vec!["f", "w"];
+            if bias {
+                g.initializer.push(f32_tensor("b", &[n], &values(n, 2)));
+                inputs.push("b");
+            }
+            g.node.push(node("Gemm", "", &inputs, &["h"], vec![]));
+            g.node.push(node("LpNormalization", "", &["h"], &["y"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+            let proto = onnx_model(g);
+            let plan = runnable(proto.clone(), shape, "test").unwrap();
+            let ops: Vec<_> = plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
+            assert!(ops.contains(&"Dense".to_string()) && ops.contains(&"L2Normalize".to_string()), "{ops:?}");
+            agrees_with_tract_onnx(&proto, shape, 1e-5, &format!("{shape:?} -> {n}"));
+        }
+    }
+
+    #[test]
+    fn a_zero_row_stays_zeros_when_normalised() {
+        let x = tract_ndarray::arr2(&[[3.0f32, 0.0, -4.0], [0.0, 0.0, 0.0]]).into_tensor();
+        let y = crate::l2_norm::L2Normalize.eval_out_of_plan(tvec!(x.into_tvalue())).unwrap().unwrap();
+        let y: Vec<f32> = y[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+        assert_eq!(y, [0.6, 0.0, -0.8, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
     fn operators_the_shipped_models_do_not_use_compute_what_tract_onnx_computes() {
         // One graph through the rest of what the import reads, attributes set away from their
         // defaults: a SAME_UPPER strided convolution without bias, LeakyRelu, Cast, Div,
@@ -472,7 +541,11 @@ mod tests {
         g.initializer.push(f32_tensor("pb", &[5], &values(5, 3)));
         g.node.push(node("Gemm", "", &["f2", "pw", "pb"], &["h"], vec![attr_int("transB", 1), attr_float("alpha", 0.5), attr_float("beta", 2.0)]));
         g.node.push(node("LpNormalization", "", &["h"], &["y"], vec![attr_int("axis", -1), attr_int("p", 1)]));
-        agrees_with_tract_onnx(&onnx_model(g), [1, 2, 9, 11], 1e-5, "the probe graph");
+        let proto = onnx_model(g);
+        // A Gemm with transB, alpha and beta, and L1 normalisation, are left to tract's operators.
+        let plan = runnable(proto.clone(), [1, 2, 9, 11], "the probe graph").unwrap();
+        assert!(!plan.model().nodes.iter().any(|n| n.op_is::<crate::dense::Dense>() || n.op_is::<crate::l2_norm::L2Normalize>()));
+        agrees_with_tract_onnx(&proto, [1, 2, 9, 11], 1e-5, "the probe graph");
     }
 
     #[test]

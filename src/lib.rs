@@ -9,6 +9,8 @@ pub mod calibrate;
 // tract's direct convolution in wasm, on our own four-channel kernel (why: in the module).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod conv_kernel;
+// Our encoders' projection, as one operator (why: in the module).
+pub mod dense;
 pub mod dynamics;
 pub mod encoder;
 pub mod error;
@@ -20,6 +22,8 @@ pub mod gemm_kernel;
 pub mod gallery;
 // ONNX graph -> tract's typed graph, without tract-onnx (why: in the module).
 pub mod import;
+// The L2 normalisation our encoders end with, as one operator (why: in the module).
+pub mod l2_norm;
 // The 2x2 max pool our encoders run, in place of tract's (why: in the module).
 pub mod max_pool;
 pub mod metadata;

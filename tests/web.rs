@@ -451,6 +451,21 @@ fn uniform(seed: u32) -> impl FnMut() -> f32 {
     }
 }
 
+/// `proto` (one f32 input of `shape`) run on `x` by our plan and by tract-onnx's optimised
+/// plan: our plan, its output, and tract-onnx's output.
+fn ours_and_tract_onnx_s(proto: siamese_wasm::onnx::ModelProto, shape: [usize; 4], x: &[f32]) -> (std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>, Vec<f32>, Vec<f32>) {
+    use prost::Message;
+    use tract_onnx::prelude::*;
+    let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
+        let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.to_vec()).unwrap().into_tensor();
+        plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
+    };
+    let theirs = tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
+    let (got, want) = (run(&ours), run(&theirs));
+    (ours, got, want)
+}
+
 /// tract's f32 convolutions run on our wasm kernel (src/gemm_kernel.rs): dispatch names it, and
 /// convolutions with bias and ReLU fused equal plain sums of products, at sizes that fill no
 /// tile exactly (border tiles on both sides), through eager and lazy im2col.
@@ -526,9 +541,7 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
     use siamese_wasm::onnx::{attr_ints, node, onnx_model, value_info};
-    use prost::Message;
     use siamese_wasm::onnx as pb;
-    use tract_onnx::prelude::*;
     siamese_wasm::web::init();
     let mut next = uniform(5);
     for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 16, 64, 128], [1, 3, 6, 30]] {
@@ -537,16 +550,44 @@ fn our_max_pool_gives_tract_s_maxima() {
         let graph = pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() };
         let proto = onnx_model(graph);
         let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
-        let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
-            let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();
-            plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
-        };
-        let theirs = tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap();
-        let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
+        let (ours, got, want) = ours_and_tract_onnx_s(proto, shape, &x);
         assert!(ours.model().nodes.iter().any(|n| n.op.name() == "MaxPool2x2"), "{shape:?}");
-        let want = run(&theirs);
         assert_eq!(want.len(), shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2));
-        assert_eq!(run(&ours), want, "{shape:?}");
+        assert_eq!(got, want, "{shape:?}");
+    }
+}
+
+/// Our projection (src/dense.rs, 32 outputs at a time with simd128 in wasm, the rest one at a
+/// time) and L2 normalisation (src/l2_norm.rs) compute what tract's operators compute, at
+/// sizes that leave outputs to the tail, with several rows and without a bias.
+#[wasm_bindgen_test]
+fn our_projection_and_normalisation_compute_what_tract_computes() {
+    use siamese_wasm::onnx as pb;
+    use siamese_wasm::onnx::{attr_int, f32_tensor, node, onnx_model, value_info};
+    siamese_wasm::web::init();
+    let mut next = uniform(11);
+    for (shape, n, bias) in [([1usize, 128, 4, 8], 128, true), ([3, 1, 5, 7], 45, true), ([2, 3, 2, 2], 33, false)] {
+        let k = shape[1] * shape[2] * shape[3];
+        let mut g = pb::GraphProto::default();
+        g.input.push(value_info("x", &shape.map(Some)));
+        g.output.push(value_info("y", &[]));
+        g.node.push(node("Flatten", "", &["x"], &["f"], vec![]));
+        g.initializer.push(f32_tensor("w", &[k, n], &(0..k * n).map(|_| next()).collect::<Vec<_>>()));
+        let mut inputs = vec!["f", "w"];
+        if bias {
+            g.initializer.push(f32_tensor("b", &[n], &(0..n).map(|_| next()).collect::<Vec<_>>()));
+            inputs.push("b");
+        }
+        g.node.push(node("Gemm", "", &inputs, &["h"], vec![]));
+        g.node.push(node("LpNormalization", "", &["h"], &["y"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+        let proto = onnx_model(g);
+        let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
+        let (ours, got, want) = ours_and_tract_onnx_s(proto, shape, &x);
+        let names: Vec<_> = ours.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
+        assert!(names.contains(&"Dense".to_string()) && names.contains(&"L2Normalize".to_string()), "{names:?}");
+        assert_eq!(want.len(), shape[0] * n);
+        let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-5, "{shape:?} -> {n}: off by {worst}");
     }
 }
 
