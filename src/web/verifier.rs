@@ -231,7 +231,10 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
     }
     let total = call_get(&resp, "content-length").and_then(|v| v.parse::<f64>().ok());
     let mut bytes = Vec::with_capacity(total.unwrap_or(0.0) as usize);
-    match resp.body() {
+    // Chunk by chunk only for a caller who follows the download: each chunk is a round trip
+    // through the page's event loop, and a page's first load took about 40 ms longer so
+    // (bench/README.md) than with the whole body read by the engine.
+    match resp.body().filter(|_| opts.on_progress.is_some()) {
         Some(body) => {
             let reader = body.get_reader();
             loop {

@@ -30,6 +30,10 @@ test('loads a shipped model by URL with progress, and embeds every image kind', 
     const { Verifier, models } = await import('/pkg/index.js');
     const phases = [];
     const v = await Verifier.load(models.signature, { db: 'kinds', onProgress: (p) => phases.push(p.phase) });
+    // Without onProgress the body is read whole, not chunk by chunk: the same model.
+    const whole = await Verifier.load(models.signature, { db: false });
+    const x = new Float32Array(64 * 128).map((_, i) => (i % 97) / 97);
+    const sameModel = whole.fingerprint === v.fingerprint && whole.embedInput(x).every((e, i) => e === v.embedInput(x)[i]);
     const c = document.createElement('canvas');
     c.width = 300; c.height = 120;
     const g = c.getContext('2d');
@@ -48,10 +52,11 @@ test('loads a shipped model by URL with progress, and embeds every image kind', 
     let code;
     try { v.embed(notLoaded); } catch (e) { code = e.code; }
     const diff = (a, b) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
-    return { phases, dim: fromCanvas.length, img: diff(fromCanvas, fromImg), bitmap: diff(fromCanvas, fromBitmap), data: diff(fromCanvas, fromImageData), code,
+    return { phases, sameModel, dim: fromCanvas.length, img: diff(fromCanvas, fromImg), bitmap: diff(fromCanvas, fromBitmap), data: diff(fromCanvas, fromImageData), code,
       meta: v.metadata.name, threshold: v.threshold, self: v.similarity(fromCanvas, fromImg) };
   });
   assert.deepEqual([...new Set(r.phases)], ['download', 'compile', 'store', 'ready']);
+  assert.ok(r.sameModel);
   assert.equal(r.dim, 128);
   assert.ok(r.img < 1e-6 && r.bitmap < 1e-6 && r.data < 1e-6, JSON.stringify(r));
   assert.equal(r.code, 'empty_image');
