@@ -321,9 +321,10 @@ fn is_relu(model: &TypedModel, node: &TypedNode) -> TractResult<bool> {
     Ok(zero && model.outlet_fact(node.id.into())?.shape == model.outlet_fact(node.inputs[0])?.shape)
 }
 
-/// Whether `t` is one f32 zero (of any rank).
+/// Whether `t` is one f32 zero (of any rank). (Read as f32, not through tract's casts, whose
+/// code for every number type a first load would otherwise compile for this.)
 fn is_zero_scalar(t: &Tensor) -> bool {
-    t.len() == 1 && t.datum_type() == f32::datum_type() && t.cast_to_scalar::<f32>().is_ok_and(|v| v == 0.0)
+    t.datum_type() == f32::datum_type() && t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok()) == Some(&[0.0][..])
 }
 
 /// Takes each zero border (`Pad`) that tract's code generation put after one of our pools, for
