@@ -13,8 +13,8 @@ use tract_core::internal::*;
 /// holds `n` values (both constants); `y` is `[m, n]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Dense {
-    pub weights: Arc<Tensor>,
-    pub bias: Option<Arc<Tensor>>,
+    weights: Arc<Tensor>,
+    bias: Option<Arc<Tensor>>,
 }
 
 impl Dense {
@@ -47,11 +47,12 @@ impl EvalOp for Dense {
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let mut y = Tensor::zero::<f32>(&[m, n])?;
         let out = unsafe { y.as_slice_mut_unchecked::<f32>() };
-        for (row, x) in out.chunks_exact_mut(n.max(1)).zip(x.chunks_exact(k.max(1))) {
+        for r in 0..m {
+            let row = &mut out[r * n..][..n];
             if let Some(b) = &self.bias {
                 row.copy_from_slice(b.try_as_plain_ram()?.as_slice::<f32>()?);
             }
-            add_product(row, x, w);
+            add_product(row, &x[r * k..][..k], w);
         }
         Ok(tvec!(y.into_tvalue()))
     }

@@ -145,8 +145,8 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
 ///
 /// Out of line on purpose, like [`scale_each`]: these loops are the hot part of a load, and the
 /// engine recompiles a function with its optimising tier once it has run long enough. Inlined,
-/// they made all of [`runnable`] hot, a large function the engine then compiled again during
-/// the first load, on a second core, for loads to come.
+/// they made all of [`runnable`] that hot, a large function the engine then compiled again
+/// during a first load (58 ms of a second core, counted in Node) for loads to come.
 #[inline(never)]
 fn scale_run(out: &mut Vec<f32>, q: &[u8], scale: f32) {
     out.extend(q.iter().map(|&b| b as i8 as f32 * scale));
@@ -298,10 +298,11 @@ pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
         if spec.output_shape(shape)?.shape != MaxPool2x2::output_shape(shape) {
             continue;
         }
-        // The ReLU after the pool (relu_after_max_pools put it there), taken into the pool.
+        // The ReLU after the pool (relu_after_max_pools put it there), taken into the pool,
+        // unless the graph also outputs the pooled values.
         let relu = match model.single_succ(id)? {
-            Some(next) => is_relu(model, next)?,
-            None => false,
+            Some(next) if !model.outputs.contains(&OutletId::new(id, 0)) => is_relu(model, next)?,
+            _ => false,
         };
         let pool = MaxPool2x2 { relu, pad: 0 };
         let patch = if relu { TypedModelPatch::fuse_with_next(model, node, pool)? } else { TypedModelPatch::replace_single_op(model, node, &node.inputs, pool)? };
@@ -342,7 +343,7 @@ pub(crate) fn pad_in_pools(model: &mut TypedModel) -> TractResult<()> {
         }
         let prev = model.node(node.inputs[0].node);
         let Some(&pool) = prev.op_as::<MaxPool2x2>() else { continue };
-        if pool.pad != 0 || model.single_succ(prev.id)?.map(|n| n.id) != Some(id) {
+        if pool.pad != 0 || model.single_succ(prev.id)?.map(|n| n.id) != Some(id) || model.outputs.contains(&OutletId::new(prev.id, 0)) {
             continue;
         }
         let patch = TypedModelPatch::fuse_with_next(model, prev, MaxPool2x2 { pad: p, ..pool })?;
@@ -765,6 +766,18 @@ mod tests {
             assert_eq!(want.len(), shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2));
             assert_eq!(run_plan(&ours, shape, input, "test").unwrap(), want, "{shape:?}");
         }
+        // A ReLU after a pool whose values the graph also outputs stays an operator of its own.
+        let mut both = lone([1, 2, 6, 8], &[], false);
+        let g = both.graph.as_mut().unwrap();
+        g.node.push(node("Relu", "", &["y"], &["r"], vec![]));
+        g.output.push(value_info("r", &[]));
+        let ours = plan_with(&both, [1, 2, 6, 8], "test", operator_declutter, own_max_pools).unwrap();
+        assert!(ours.model().nodes.iter().filter_map(|n| n.op_as::<MaxPool2x2>()).all(|p| !p.relu), "{:?}", ops(&ours));
+        let input: Vec<f32> = (0..96).map(|i| ((i * 37) % 23) as f32 - 19.0).collect();
+        let x = tract_ndarray::Array4::from_shape_vec((1, 2, 6, 8), input).unwrap().into_tensor();
+        let outputs = ours.run(tvec!(x.into())).unwrap();
+        let (pooled, rectified) = (outputs[0].to_plain_array_view::<f32>().unwrap(), outputs[1].to_plain_array_view::<f32>().unwrap());
+        assert!(pooled.iter().any(|&v| v < 0.0) && pooled.iter().zip(rectified.iter()).all(|(&p, &r)| r == p.max(0.0)), "{pooled:?} {rectified:?}");
         // Left to tract: a padded pool, and ceil rounding over an odd size.
         for model in [lone([1, 2, 5, 7], &[0, 0, 1, 1], false), lone([1, 2, 5, 7], &[], true)] {
             let ours = plan_with(&model, [1, 2, 5, 7], "test", operator_declutter, own_max_pools).unwrap();
