@@ -44,13 +44,14 @@ impl EvalOp for Dense {
         ensure!(x.datum_type() == f32::datum_type() && x.rank() == 2 && x.shape()[1] == k, "Dense multiplies [m, {k}] f32 matrices");
         let m = x.shape()[0];
         let w = self.weights.try_as_plain_ram()?.as_slice::<f32>()?;
+        let bias = self.bias.as_ref().map(|b| b.try_as_plain_ram().and_then(|b| b.as_slice::<f32>())).transpose()?;
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let mut y = Tensor::zero::<f32>(&[m, n])?;
         let out = unsafe { y.as_slice_mut_unchecked::<f32>() };
         for r in 0..m {
             let row = &mut out[r * n..][..n];
-            if let Some(b) = &self.bias {
-                row.copy_from_slice(b.try_as_plain_ram()?.as_slice::<f32>()?);
+            if let Some(b) = bias {
+                row.copy_from_slice(b);
             }
             add_product(row, &x[r * k..][..k], w);
         }

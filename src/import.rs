@@ -351,47 +351,43 @@ impl Import {
                 Value::Wire(self.model.wire_node(self.name(node, ""), AxisOp::Reshape(0, shape, to), &[x])?[0])
             }
             "Gemm" => {
+                let b_name = input(1).context("it has one input; two are expected")?;
+                let (trans_a, trans_b) = (attr_int(node, "transA", 0)? == 1, attr_int(node, "transB", 0)? == 1);
+                let (alpha, beta) = (attr_float(node, "alpha", 1.0)?, attr_float(node, "beta", 1.0)?);
+                let x = self.wire(first)?;
                 // How our encoders project their features: one operator with the constant
                 // weights (why: in dense), instead of tract's Einstein sum below.
-                let b_name = input(1).context("it has one input; two are expected")?;
-                let plain = attr_int(node, "transA", 0)? == 0 && attr_int(node, "transB", 0)? == 0 && attr_float(node, "alpha", 1.0)? == 1.0 && attr_float(node, "beta", 1.0)? == 1.0;
-                let weights = match self.value(b_name)? {
-                    Value::Const(w) if plain => Some(w),
-                    _ => None,
-                };
+                let plain = !trans_a && !trans_b && alpha == 1.0 && beta == 1.0 && self.rank(x)? == 2 && self.model.outlet_fact(x)?.datum_type == f32::datum_type();
                 let bias = match input(2).map(|c| self.value(c)).transpose()? {
                     None => Some(None),
                     Some(Value::Const(c)) => Some(Some(c)),
                     Some(Value::Wire(_)) => None,
                 };
-                let x = self.wire(first)?;
-                let x_fact = self.model.outlet_fact(x)?;
-                let dense = match (weights, bias) {
-                    (Some(w), Some(c)) if x_fact.rank() == 2 && x_fact.datum_type == f32::datum_type() => crate::dense::Dense::new(w, c),
+                let dense = match (self.value(b_name)?, bias) {
+                    (Value::Const(w), Some(c)) if plain => crate::dense::Dense::new(w, c),
                     _ => None,
                 };
                 if let Some(dense) = dense {
                     Value::Wire(self.model.wire_node(self.name(node, ""), dense, &[x])?[0])
                 } else {
-                let (a, b) = (x, self.wire(b_name)?);
-                ensure!(self.rank(a)? == 2 && self.rank(b)? == 2, "its inputs are not matrices");
-                let (alpha, beta) = (attr_float(node, "alpha", 1.0)?, attr_float(node, "beta", 1.0)?);
-                let axes = AxesMapping::for_numpy_matmul(2, attr_int(node, "transA", 0)? == 1, attr_int(node, "transB", 0)? == 1, false)?;
-                let mut y = self.model.wire_node(self.name(node, ".ab"), EinSum::new(axes, f32::datum_type()), &[a, b])?[0];
-                if alpha != 1.0 {
-                    let alpha = self.scalar(node, ".alpha", alpha, y)?;
-                    y = self.model.wire_node(self.name(node, ".alpha_ab"), TypedBinOp(Box::new(math::Mul), None), &[alpha, y])?[0];
-                }
-                if let (Some(c), true) = (input(2), beta != 0.0) {
-                    let mut c = self.wire(c)?;
-                    if beta != 1.0 {
-                        let beta = self.scalar(node, ".beta", beta, c)?;
-                        c = self.model.wire_node(self.name(node, ".beta_c"), TypedBinOp(Box::new(math::Mul), None), &[beta, c])?[0];
+                    let (a, b) = (x, self.wire(b_name)?);
+                    ensure!(self.rank(a)? == 2 && self.rank(b)? == 2, "its inputs are not matrices");
+                    let axes = AxesMapping::for_numpy_matmul(2, trans_a, trans_b, false)?;
+                    let mut y = self.model.wire_node(self.name(node, ".ab"), EinSum::new(axes, f32::datum_type()), &[a, b])?[0];
+                    if alpha != 1.0 {
+                        let alpha = self.scalar(node, ".alpha", alpha, y)?;
+                        y = self.model.wire_node(self.name(node, ".alpha_ab"), TypedBinOp(Box::new(math::Mul), None), &[alpha, y])?[0];
                     }
-                    let name = self.name(node, "");
-                    y = wire_with_rank_broadcast(name, &mut self.model, TypedBinOp(Box::new(math::Add), None), &[y, c])?[0];
-                }
-                Value::Wire(y)
+                    if let (Some(c), true) = (input(2), beta != 0.0) {
+                        let mut c = self.wire(c)?;
+                        if beta != 1.0 {
+                            let beta = self.scalar(node, ".beta", beta, c)?;
+                            c = self.model.wire_node(self.name(node, ".beta_c"), TypedBinOp(Box::new(math::Mul), None), &[beta, c])?[0];
+                        }
+                        let name = self.name(node, "");
+                        y = wire_with_rank_broadcast(name, &mut self.model, TypedBinOp(Box::new(math::Add), None), &[y, c])?[0];
+                    }
+                    Value::Wire(y)
                 }
             }
             "LpNormalization" => {
@@ -405,17 +401,17 @@ impl Import {
                     // l2_norm).
                     Value::Wire(self.model.wire_node(self.name(node, ""), crate::l2_norm::L2Normalize, &[x])?[0])
                 } else {
-                let parts = if p == 2 { self.model.wire_node(self.name(node, ".square"), math::square(), &[x])? } else { self.model.wire_node(self.name(node, ".abs"), math::abs(), &[x])? };
-                let mut norm = self.model.wire_node(self.name(node, ".sum"), Reduce::new(tvec!(ax), Reducer::Sum), &parts)?[0];
-                if p == 2 {
-                    norm = self.model.wire_node(self.name(node, ".sqrt"), math::sqrt(), &[norm])?[0];
-                }
-                // ONNX asks for zeros where every value along the axis is zero, not NaN: divide
-                // those by one.
-                let (zero, one) = (self.scalar(node, ".zero", 0.0, norm)?, self.scalar(node, ".one", 1.0, norm)?);
-                let degenerate = self.model.wire_node(self.name(node, ".degenerate"), TypedBinOp(logic::comp_eq(), None), &[norm, zero])?[0];
-                let norm = self.model.wire_node(self.name(node, ".safe_norm"), logic::Iff, &[degenerate, one, norm])?[0];
-                Value::Wire(self.model.wire_node(self.name(node, ""), TypedBinOp(Box::new(math::Div), None), &[x, norm])?[0])
+                    let parts = if p == 2 { self.model.wire_node(self.name(node, ".square"), math::square(), &[x])? } else { self.model.wire_node(self.name(node, ".abs"), math::abs(), &[x])? };
+                    let mut norm = self.model.wire_node(self.name(node, ".sum"), Reduce::new(tvec!(ax), Reducer::Sum), &parts)?[0];
+                    if p == 2 {
+                        norm = self.model.wire_node(self.name(node, ".sqrt"), math::sqrt(), &[norm])?[0];
+                    }
+                    // ONNX asks for zeros where every value along the axis is zero, not NaN: divide
+                    // those by one.
+                    let (zero, one) = (self.scalar(node, ".zero", 0.0, norm)?, self.scalar(node, ".one", 1.0, norm)?);
+                    let degenerate = self.model.wire_node(self.name(node, ".degenerate"), TypedBinOp(logic::comp_eq(), None), &[norm, zero])?[0];
+                    let norm = self.model.wire_node(self.name(node, ".safe_norm"), logic::Iff, &[degenerate, one, norm])?[0];
+                    Value::Wire(self.model.wire_node(self.name(node, ""), TypedBinOp(Box::new(math::Div), None), &[x, norm])?[0])
                 }
             }
             other => bail!("operator {other} is not supported; siamese-wasm reads {}", OPERATORS.join(", ")),

@@ -4,9 +4,10 @@
 //! Why our own: tract has no such operator, so the import wrote it as seven (square, sum,
 //! square root, a test for a zero norm, a choice, a reciprocal, a product) over 128 values.
 //! Each is generic operator code that a page's first model load runs, through tract's
-//! optimisation passes and its first run, and the engine compiles, for the first time; one
-//! small loop computes the same.
+//! optimisation passes and its first run, and the engine compiles, for the first time; the
+//! library's own [`l2_normalize`] computes the same.
 
+use crate::metrics::l2_normalize;
 use tract_core::internal::*;
 
 /// `x / ||x||` along the last axis of an f32 tensor, as ONNX's `LpNormalization` with p = 2: a
@@ -29,12 +30,7 @@ impl EvalOp for L2Normalize {
         let n = *inputs[0].shape().last().unwrap();
         let mut output = inputs[0].clone().into_tensor();
         if n > 0 {
-            for row in unsafe { output.as_slice_mut_unchecked::<f32>() }.chunks_exact_mut(n) {
-                let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-                // Times the reciprocal of the norm, as the seven operators computed it.
-                let inv = 1.0 / if norm == 0.0 { 1.0 } else { norm };
-                row.iter_mut().for_each(|v| *v *= inv);
-            }
+            unsafe { output.as_slice_mut_unchecked::<f32>() }.chunks_exact_mut(n).for_each(l2_normalize);
         }
         Ok(tvec!(output.into_tvalue()))
     }
@@ -50,7 +46,7 @@ impl TypedOp for L2Normalize {
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
-        // A multiply-add and a multiplication per value.
+        // A multiply-add and a division per value.
         Ok(tvec!((Cost::FMA(f32::datum_type()), inputs[0].shape.volume())))
     }
 

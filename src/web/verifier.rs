@@ -230,12 +230,12 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
         return Err(failed(format!("HTTP {} {}", resp.status(), resp.status_text())));
     }
     let total = call_get(&resp, "content-length").and_then(|v| v.parse::<f64>().ok());
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0.0) as usize);
     // Chunk by chunk only for a caller who follows the download: each chunk is a round trip
     // through the page's event loop, and a page's first load took about 40 ms longer so
     // (bench/README.md) than with the whole body read by the engine.
     match resp.body().filter(|_| opts.on_progress.is_some()) {
         Some(body) => {
+            let mut bytes = Vec::with_capacity(total.unwrap_or(0.0) as usize);
             let reader = body.get_reader();
             loop {
                 let chunk = JsFuture::from(Promise::from(call0(&reader, "read").map_err(|e| failed(describe(&e)))?)).await.map_err(|e| failed(describe(&e)))?;
@@ -248,14 +248,15 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
                 value.copy_to(&mut bytes[at..]);
                 opts.progress("download", bytes.len() as f64, total);
             }
+            Ok(bytes)
         }
         None => {
             let buf = JsFuture::from(resp.array_buffer().map_err(|e| failed(describe(&e)))?).await.map_err(|e| failed(describe(&e)))?;
-            bytes = Uint8Array::new(&buf).to_vec();
+            let bytes = Uint8Array::new(&buf).to_vec();
             opts.progress("download", bytes.len() as f64, total);
+            Ok(bytes)
         }
     }
-    Ok(bytes)
 }
 
 fn call_get(resp: &web_sys::Response, header: &str) -> Option<String> {
