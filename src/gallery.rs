@@ -62,6 +62,61 @@ pub fn template(samples: &[Vec<f32>]) -> Vec<f32> {
     t
 }
 
+/// How a query is scored against an identity's enrolled samples (unit vectors, cosine).
+/// The library verifies with [`TemplateScoring::Centroid`]; the trainer's evaluation
+/// measures the others against it on validation writers (models/README.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TemplateScoring {
+    /// The cosine with the template (the samples' normalised mean).
+    #[default]
+    Centroid,
+    /// The mean of the cosines with each sample.
+    MeanOfScores,
+    /// The best cosine with any one sample.
+    MaxOfScores,
+    /// [`Centroid`](Self::Centroid) less how far the samples stray from each other
+    /// ([`spread`]), plus one: writer-dependent normalisation, so a writer whose own
+    /// signatures vary is not held to a steadier writer's bar.
+    CentroidMinusSpread,
+    /// [`Centroid`](Self::Centroid) over the samples' own agreement (`1 - spread`).
+    CentroidOverAgreement,
+}
+
+impl TemplateScoring {
+    /// `query`'s score against `samples` (unit vectors) whose template is `template`.
+    pub fn score(self, samples: &[Vec<f32>], template: &[f32], query: &[f32]) -> f32 {
+        let each = || samples.iter().map(|s| dot(s, query));
+        match self {
+            TemplateScoring::Centroid => dot(template, query),
+            TemplateScoring::MeanOfScores => each().sum::<f32>() / samples.len().max(1) as f32,
+            TemplateScoring::MaxOfScores => each().fold(f32::NEG_INFINITY, f32::max),
+            TemplateScoring::CentroidMinusSpread => dot(template, query) - spread(samples) + 1.0,
+            TemplateScoring::CentroidOverAgreement => dot(template, query) / (1.0 - spread(samples)).max(1e-3),
+        }
+    }
+}
+
+/// How far an identity's samples stray from each other: one less the mean, over samples,
+/// of each one's cosine with the template of the others (0 for a single sample).
+pub fn spread(samples: &[Vec<f32>]) -> f32 {
+    if samples.len() < 2 {
+        return 0.0;
+    }
+    let dim = samples[0].len();
+    let sum: Vec<f32> = (0..dim).map(|d| samples.iter().map(|s| s[d]).sum()).collect();
+    let agreement: f32 = samples
+        .iter()
+        .map(|s| {
+            let mut others: Vec<f32> = sum.iter().zip(s).map(|(a, b)| a - b).collect();
+            l2_normalize(&mut others);
+            dot(&others, s)
+        })
+        .sum::<f32>()
+        / samples.len() as f32;
+    1.0 - agreement
+}
+
 /// Checks an id: non-empty, at most [`MAX_ID_BYTES`], no control characters.
 pub fn check_id(id: &str) -> Result<()> {
     if id.is_empty() {

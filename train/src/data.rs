@@ -5,20 +5,62 @@
 use anyhow::{bail, Context, Result};
 use siamese_wasm::preprocess::GrayImage;
 use siamese_wasm::strokes::{Point, Strokes};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One drawing or photograph. Omniglot gives both the picture and the pen trajectory of
 /// each drawing; training then sees either.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Sample {
-    pub image: Option<GrayImage>,
-    pub strokes: Option<Strokes>,
+    /// Shared, so that the turned and mirrored copies of a character hold no pixels of
+    /// their own (see `view`).
+    pub image: Option<Arc<GrayImage>>,
+    pub strokes: Option<Arc<Strokes>>,
     /// A skilled forgery of this identity (an impostor sample), not a genuine one.
     pub forged: bool,
     /// Where it came from, for messages and for the one-shot runs.
     pub origin: String,
+    /// The device it was written on, where the file name says (`ipad-03.png`).
+    pub device: Option<String>,
+    /// How the picture and strokes are shown: the turned and mirrored training copies of a
+    /// character share its pixels instead of holding eight copies of them.
+    pub view: View,
+}
+
+/// A quarter-turn count, then an optional left-right mirror.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    pub quarters: usize,
+    pub mirrored: bool,
+}
+
+impl Sample {
+    /// The picture as this sample's view shows it.
+    pub fn picture(&self) -> Option<Cow<'_, GrayImage>> {
+        let img = self.image.as_ref()?;
+        Some(match self.view {
+            View { quarters: 0, mirrored: false } => Cow::Borrowed(&**img),
+            View { quarters, mirrored } => {
+                let turned = turn_image(img, quarters);
+                Cow::Owned(if mirrored { mirror_image(&turned) } else { turned })
+            }
+        })
+    }
+
+    /// The pen strokes as this sample's view shows them.
+    pub fn trajectory(&self) -> Option<Cow<'_, Strokes>> {
+        let st = self.strokes.as_ref()?;
+        Some(match self.view {
+            View { quarters: 0, mirrored: false } => Cow::Borrowed(&**st),
+            View { quarters, mirrored } => {
+                let turned = turn_strokes(st, quarters);
+                Cow::Owned(if mirrored { mirror_strokes(&turned) } else { turned })
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,16 +162,25 @@ pub fn parse_omniglot_strokes(text: &str) -> Result<Strokes> {
     Ok(strokes)
 }
 
+/// The device a file name carries: `phone-hand-07.png` -> `phone-hand` (a name of letters
+/// and dashes, a dash, a number), as the cross-device signatures are named.
+pub fn device_of(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    let (device, number) = stem.rsplit_once('-')?;
+    let named = !device.is_empty() && device.chars().all(|c| c.is_ascii_alphabetic() || c == '-');
+    (named && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())).then(|| device.to_ascii_lowercase())
+}
+
 fn read_sample_file(path: &Path, forged: bool) -> Result<Option<Sample>> {
     let ext = ext_of(path);
-    let origin = path.display().to_string();
+    let (origin, device) = (path.display().to_string(), device_of(path));
     if IMAGE_EXTS.contains(&ext.as_str()) {
-        return Ok(Some(Sample { image: Some(read_image(path)?), strokes: None, forged, origin }));
+        return Ok(Some(Sample { image: Some(Arc::new(read_image(path)?)), forged, origin, device, ..Default::default() }));
     }
     if ext == "txt" {
         let text = std::fs::read_to_string(path)?;
         let strokes = parse_svc_txt(&text).with_context(|| format!("reading {}", path.display()))?;
-        return Ok(Some(Sample { image: None, strokes: Some(strokes), forged, origin }));
+        return Ok(Some(Sample { strokes: Some(Arc::new(strokes)), forged, origin, device, ..Default::default() }));
     }
     Ok(None)
 }
@@ -170,6 +221,58 @@ pub fn read_identity_folders(root: &Path, prefix: &str) -> Result<Vec<Identity>>
     Ok(ids)
 }
 
+/// Cross-device signatures: a folder per writer holding `<device>-<KK>.png`, where `KK`
+/// is the name written (every writer wrote the same names, each on every device). An
+/// identity is one writer's signature of one name (`001/07`), its samples one per device;
+/// the split key is the writer, so all of a writer's names fall on one side of a split.
+/// Other writers' signatures of the same name are the forgery-like impostors: see
+/// [`with_same_text_impostors`], applied after the split.
+pub fn read_cross_device(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    let mut ids = vec![];
+    for dir in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
+        let writer = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut names: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+        for p in sorted_entries(&dir)? {
+            let Some(device) = device_of(&p) else { continue };
+            let Some(sample) = read_sample_file(&p, false)? else { continue };
+            let text = p.file_stem().unwrap().to_string_lossy()[device.len() + 1..].to_string();
+            names.entry(text).or_default().push(sample);
+        }
+        for (text, samples) in names {
+            let name = format!("{prefix}{writer}/{text}");
+            ids.push(Identity { name, split_key: format!("{prefix}{writer}"), group: format!("{prefix}{text}"), samples, draw_weight: 1.0 });
+        }
+    }
+    Ok(ids)
+}
+
+/// Other writers of the same text whose samples each identity gets as forgeries
+/// ([`with_same_text_impostors`]): enough hard negatives for training's two per identity
+/// and for a skilled-forgery figure, while validation embeds 12 impostors an identity
+/// instead of every other writer's 4 (about 70).
+pub const SAME_TEXT_IMPOSTORS: usize = 3;
+
+/// Each identity of a set where every writer wrote the same texts (cross-device
+/// signatures: `group` is the text) also gets, as forgeries, the genuine samples of
+/// [`SAME_TEXT_IMPOSTORS`] other identities of its text (the next ones in name order,
+/// wrapping round): another person writing the same name, the impostor such data offers.
+/// Apply within one side of a split, so no validation writer reaches training.
+pub fn with_same_text_impostors(mut ids: Vec<Identity>) -> Vec<Identity> {
+    let mut by_text: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        by_text.entry(id.group.clone()).or_default().push(i);
+    }
+    let genuine: Vec<Vec<Sample>> = ids.iter().map(|i| i.genuine().cloned().collect()).collect();
+    for members in by_text.values() {
+        for (j, &i) in members.iter().enumerate() {
+            let others = (1..members.len()).take(SAME_TEXT_IMPOSTORS).map(|o| members[(j + o) % members.len()]);
+            let forged: Vec<Sample> = others.flat_map(|o| genuine[o].iter().map(|s| Sample { forged: true, ..s.clone() })).collect();
+            ids[i].samples.extend(forged);
+        }
+    }
+    ids
+}
+
 /// SVC2004: `U{user}S{sample}.TXT`, samples 1-20 genuine, 21-40 skilled forgeries.
 pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
     let mut users: BTreeMap<u32, Vec<(u32, Sample)>> = BTreeMap::new();
@@ -181,7 +284,7 @@ pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
             continue;
         }
         let strokes = parse_svc_txt(&std::fs::read_to_string(&p)?).with_context(|| format!("reading {}", p.display()))?;
-        let sample = Sample { image: None, strokes: Some(strokes), forged: s > 20, origin: p.display().to_string() };
+        let sample = Sample { strokes: Some(Arc::new(strokes)), forged: s > 20, origin: p.display().to_string(), ..Default::default() };
         users.entry(u).or_default().push((s, sample));
     }
     Ok(users
@@ -225,13 +328,13 @@ pub fn read_omniglot(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
             let entry = chars.entry((alphabet, character)).or_default();
             if !is_strokes && ext == "png" {
                 let img = decode_image(&bytes).with_context(|| format!("{path} in {}", zip_path.display()))?;
-                entry.entry(stem).or_insert(Sample { image: Some(img), strokes: None, forged: false, origin: path.clone() });
+                entry.entry(stem).or_insert(Sample { image: Some(Arc::new(img)), origin: path.clone(), ..Default::default() });
             } else if is_strokes && ext == "txt" {
                 let strokes = parse_omniglot_strokes(&String::from_utf8_lossy(&bytes)).with_context(|| format!("{path} in {}", zip_path.display()))?;
                 if let Some(s) = entry.get_mut(&stem) {
-                    s.strokes.get_or_insert(strokes);
+                    s.strokes.get_or_insert(Arc::new(strokes));
                 } else {
-                    entry.insert(stem, Sample { image: None, strokes: Some(strokes), forged: false, origin: path.clone() });
+                    entry.insert(stem, Sample { strokes: Some(Arc::new(strokes)), origin: path.clone(), ..Default::default() });
                 }
             }
         }
@@ -296,16 +399,10 @@ pub fn mirror_strokes(strokes: &Strokes) -> Strokes {
 }
 
 /// Each identity and `n - 1` transformed copies of it, as new identities: copy `i` (1..n)
-/// has its pictures and trajectories remade by `image(_, i)` and `strokes(_, i)`, and
-/// `label(i)` appended to its names. The `n` share the original's draw weight, so the
-/// dataset's share of each batch stays what it was. Forgeries go with their identity.
-fn with_copies(
-    ids: Vec<Identity>,
-    n: usize,
-    label: impl Fn(usize) -> String,
-    image: impl Fn(&GrayImage, usize) -> GrayImage,
-    strokes: impl Fn(&Strokes, usize) -> Strokes,
-) -> Vec<Identity> {
+/// shows its samples through `view(_, i)` and has `label(i)` appended to its names. The
+/// `n` share the original's draw weight, so the dataset's share of each batch stays what
+/// it was. Forgeries go with their identity.
+fn with_copies(ids: Vec<Identity>, n: usize, label: impl Fn(usize) -> String, view: impl Fn(View, usize) -> View) -> Vec<Identity> {
     let mut out = Vec::with_capacity(ids.len() * n);
     for id in ids {
         let weight = id.draw_weight / n as f64;
@@ -315,11 +412,7 @@ fn with_copies(
                 name: named(&id.name),
                 split_key: id.split_key.clone(),
                 group: named(&id.group),
-                samples: id
-                    .samples
-                    .iter()
-                    .map(|s| Sample { image: s.image.as_ref().map(|p| image(p, i)), strokes: s.strokes.as_ref().map(|st| strokes(st, i)), forged: s.forged, origin: named(&s.origin) })
-                    .collect(),
+                samples: id.samples.iter().map(|s| Sample { view: view(s.view, i), origin: named(&s.origin), ..s.clone() }).collect(),
                 draw_weight: weight,
             });
         }
@@ -333,14 +426,14 @@ fn with_copies(
 /// to multiply Omniglot's classes), sharing its draw weight. Only for training sets:
 /// validation keeps the pictures as drawn.
 pub fn with_turned_copies(ids: Vec<Identity>) -> Vec<Identity> {
-    with_copies(ids, 4, |q| format!("turned {}", 90 * q), turn_image, turn_strokes)
+    with_copies(ids, 4, |q| format!("turned {}", 90 * q), |v, q| View { quarters: (v.quarters + q) % 4, ..v })
 }
 
 /// Each identity, and its mirror image as a new identity (a character written mirrored is
 /// another character), sharing its draw weight. After [`with_turned_copies`] this gives
 /// all eight turns and reflections. Only for training sets.
 pub fn with_mirrored_copies(ids: Vec<Identity>) -> Vec<Identity> {
-    with_copies(ids, 2, |_| "mirrored".into(), |p, _| mirror_image(p), |s, _| mirror_strokes(s))
+    with_copies(ids, 2, |_| "mirrored".into(), |v, _| View { mirrored: !v.mirrored, ..v })
 }
 
 /// One trial of Omniglot's one-shot runs layout: a query and the candidates, one of
@@ -387,6 +480,8 @@ pub enum Layout {
     OneShotRuns,
     Omniglot,
     Svc2004,
+    /// Writer folders whose every file is named `<device>-<KK>`: [`read_cross_device`].
+    CrossDevice,
     IdentityFolders,
 }
 
@@ -404,7 +499,12 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     }) {
         return Ok(Layout::Svc2004);
     }
-    if entries.iter().any(|p| p.is_dir()) {
+    let dirs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
+    if !dirs.is_empty() {
+        let files: Vec<PathBuf> = dirs.iter().map(|d| sorted_entries(d)).collect::<Result<Vec<_>>>()?.into_iter().flatten().filter(|p| p.is_file()).collect();
+        if !files.is_empty() && files.iter().all(|p| device_of(p).is_some()) {
+            return Ok(Layout::CrossDevice);
+        }
         return Ok(Layout::IdentityFolders);
     }
     bail!("{}: no identities found (expected identity folders, SVC2004 files, Omniglot zips or one-shot runs)", root.display())
@@ -416,8 +516,24 @@ pub fn read_identities(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         Layout::Omniglot => read_omniglot(root, prefix),
         Layout::Svc2004 => read_svc2004(root, prefix),
         Layout::IdentityFolders => read_identity_folders(root, prefix),
+        Layout::CrossDevice => read_cross_device(root, prefix),
         Layout::OneShotRuns => bail!("{} holds one-shot runs: use --protocol oneshot", root.display()),
     }
+}
+
+/// `root`'s identities, passed through `keep` (e.g. dropping unusable samples), split
+/// into (train, validation) as [`split_by_identity`] does, each side then given what its
+/// layout adds within a side (cross-device: same-text impostors).
+pub fn read_split(root: &Path, prefix: &str, val_fraction: f64, seed: u64, keep: impl FnOnce(Vec<Identity>) -> Vec<Identity>) -> Result<(Vec<Identity>, Vec<Identity>)> {
+    let (t, v) = split_by_identity(keep(read_identities(root, prefix)?), val_fraction, seed);
+    Ok(if detect_layout(root)? == Layout::CrossDevice { (with_same_text_impostors(t), with_same_text_impostors(v)) } else { (t, v) })
+}
+
+/// All of `root`'s identities, with what its layout adds (cross-device: same-text
+/// impostors), for evaluating data held out as a whole.
+pub fn read_all(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
+    let ids = read_identities(root, prefix)?;
+    Ok(if detect_layout(root)? == Layout::CrossDevice { with_same_text_impostors(ids) } else { ids })
 }
 
 /// Splits identities into (train, validation) by identity, never both: the distinct
@@ -489,7 +605,7 @@ mod tests {
 
     #[test]
     fn turned_copies_are_new_identities_sharing_the_weight() {
-        let sample = |forged| Sample { image: Some(GrayImage::new(3, 2, vec![0.0; 6]).unwrap()), strokes: Some(vec![vec![Point::new(1.0, 2.0)]]), forged, origin: "o".into() };
+        let sample = |forged| Sample { image: Some(Arc::new(GrayImage::new(3, 2, vec![0.0; 6]).unwrap())), strokes: Some(Arc::new(vec![vec![Point::new(1.0, 2.0)]])), forged, origin: "o".into(), ..Default::default() };
         let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![sample(false), sample(true)], draw_weight: 1.0 };
         let out = with_turned_copies(vec![id]);
         assert_eq!(out.len(), 4);
@@ -497,8 +613,11 @@ mod tests {
         assert_eq!(names.len(), 4);
         assert!(out.iter().all(|i| i.split_key == "omniglot/Greek" && i.samples.len() == 2 && i.samples[1].forged));
         assert!((out.iter().map(|i| i.draw_weight).sum::<f64>() - 1.0).abs() < 1e-12);
-        assert_eq!(out[0].samples[0].image.as_ref().unwrap().width, 2);
-        assert_eq!(out[0].samples[0].strokes.as_ref().unwrap()[0][0], Point { x: -2.0, y: 1.0, t: None, p: None });
+        assert_eq!(out[0].samples[0].picture().unwrap().width, 2);
+        assert_eq!(out[0].samples[0].trajectory().unwrap()[0][0], Point { x: -2.0, y: 1.0, t: None, p: None });
+        // The copies share the original's pixels; only their view differs.
+        assert!(Arc::ptr_eq(out[0].samples[0].image.as_ref().unwrap(), out[3].samples[0].image.as_ref().unwrap()));
+        assert_eq!(out[3].samples[0].view, View::default());
     }
 
     #[test]
@@ -515,8 +634,11 @@ mod tests {
         assert!(cosine(&from_strokes, &from_picture) > 0.8, "mirrored strokes and picture disagree");
         assert!(cosine(&from_strokes, &plain) < cosine(&from_strokes, &from_picture), "mirroring changed nothing");
 
-        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![Sample { image: Some(img), strokes: Some(strokes), forged: false, origin: "o".into() }], draw_weight: 1.0 };
+        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![Sample { image: Some(Arc::new(img.clone())), strokes: Some(Arc::new(strokes.clone())), origin: "o".into(), ..Default::default() }], draw_weight: 1.0 };
         let out = with_mirrored_copies(with_turned_copies(vec![id]));
+        // Turned by a quarter, then mirrored: the view applies both, in that order.
+        assert_eq!(*out[0].samples[0].picture().unwrap(), mirror_image(&turn_image(&img, 1)));
+        assert_eq!(*out[0].samples[0].trajectory().unwrap(), mirror_strokes(&turn_strokes(&strokes, 1)));
         assert_eq!(out.len(), 8);
         assert_eq!(out.iter().map(|i| i.name.clone()).collect::<std::collections::HashSet<_>>().len(), 8);
         assert!(out.iter().all(|i| (i.draw_weight - 0.125).abs() < 1e-12 && i.split_key == "omniglot/Greek"));

@@ -13,6 +13,7 @@ use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
 use siamese_wasm::metadata::Preprocess;
 use siamese_wasm::metrics::{dot, l2_normalize};
 use siamese_wasm::face::FaceFinder;
+use siamese_wasm::gallery::{template, TemplateScoring};
 use siamese_wasm::preprocess::{image_to_input, RgbImage};
 use std::path::Path;
 
@@ -88,7 +89,7 @@ pub fn align_faces(mut ids: Vec<Identity>, finder: &FaceFinder) -> (Vec<Identity
                 match finder.largest_face(&RgbImage::from_gray(img)) {
                     Ok((_, crop)) => {
                         let [first, ..] = crop.planes;
-                        s.image = Some(first);
+                        s.image = Some(std::sync::Arc::new(first));
                         Some(s)
                     }
                     Err(e) => {
@@ -146,19 +147,22 @@ pub fn pair_scores(set: &[Embedded], seed: u64) -> PairScores {
 }
 
 /// Scores as the library verifies: each identity enrols its first `k` genuine samples
-/// (template: their normalised mean); its other genuine samples are genuine queries, its
-/// forgeries skilled ones, and every other identity's non-enrolled genuine samples random
-/// impostor queries. Identities with no more than `k` genuine samples are skipped.
-pub fn template_scores(set: &[Embedded], k: usize) -> PairScores {
+/// (template: their normalised mean), scored by `scoring`; its other genuine samples are
+/// genuine queries, its forgeries skilled ones, and every other identity's non-enrolled
+/// genuine samples random impostor queries. Identities with no more than `k` genuine
+/// samples are skipped.
+pub fn template_scores(set: &[Embedded], k: usize, scoring: TemplateScoring) -> PairScores {
     let usable: Vec<&Embedded> = set.iter().filter(|e| e.genuine.len() > k).collect();
-    let templates: Vec<Vec<f32>> = usable.iter().map(|e| prototype(&e.genuine[..k].iter().collect::<Vec<_>>())).collect();
+    let enrolled: Vec<&[Vec<f32>]> = usable.iter().map(|e| &e.genuine[..k]).collect();
+    let templates: Vec<Vec<f32>> = enrolled.iter().map(|r| template(r)).collect();
+    let score = |i: usize, q: &[f32]| scoring.score(enrolled[i], &templates[i], q);
     let mut s = PairScores { genuine: vec![], random: vec![], skilled: vec![] };
     for (i, e) in usable.iter().enumerate() {
-        s.genuine.extend(e.genuine[k..].iter().map(|q| dot(q, &templates[i])));
-        s.skilled.extend(e.forged.iter().map(|q| dot(q, &templates[i])));
+        s.genuine.extend(e.genuine[k..].iter().map(|q| score(i, q)));
+        s.skilled.extend(e.forged.iter().map(|q| score(i, q)));
         for (j, other) in usable.iter().enumerate() {
             if i != j {
-                s.random.extend(other.genuine[k..].iter().map(|q| dot(q, &templates[i])));
+                s.random.extend(other.genuine[k..].iter().map(|q| score(i, q)));
             }
         }
     }
@@ -241,7 +245,7 @@ pub struct Trajectories {
 /// Trajectories of every sample; `None` when some sample has no timed pen strokes (an
 /// offline signature, a photograph): the dynamics figures then do not apply.
 pub fn trajectories(ids: &[Identity]) -> Result<Option<Vec<Trajectories>>> {
-    let timed = |s: &crate::data::Sample| s.strokes.as_deref().is_some_and(is_timed);
+    let timed = |s: &crate::data::Sample| s.strokes.as_deref().is_some_and(|st| is_timed(st));
     if ids.is_empty() || !ids.iter().flat_map(|i| &i.samples).all(timed) {
         return Ok(None);
     }
@@ -537,7 +541,7 @@ mod tests {
             Embedded { name: "a".into(), group: "g".into(), genuine: vec![unit(-10.0), unit(10.0), unit(0.0)], forged: vec![unit(30.0)] },
             Embedded { name: "b".into(), group: "g".into(), genuine: vec![unit(90.0), unit(90.0), unit(90.0)], forged: vec![] },
         ];
-        let s = template_scores(&set, 2);
+        let s = template_scores(&set, 2, TemplateScoring::Centroid);
         // a's template is the mean of -10 and 10 degrees: 0 degrees.
         assert_eq!(s.genuine.len(), 2);
         assert!((s.genuine[0] - 1.0).abs() < 1e-6);

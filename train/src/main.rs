@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use siamese_train::augment::{augmented_input, plain_input};
-use siamese_train::data::{detect_layout, read_identities, read_oneshot_runs, shared_data_dir, split_by_identity, Layout};
+use siamese_train::data::{detect_layout, read_all, read_identities, read_oneshot_runs, read_split, shared_data_dir, split_by_identity, Layout};
 use siamese_train::eval::{dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::data::Identity;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
@@ -16,6 +16,7 @@ use siamese_train::model::EncoderConfig;
 use siamese_train::train::{dataset_prefix, drop_unusable, load_split, train, TrainConfig};
 use siamese_wasm::calibrate::eer;
 use siamese_wasm::encoder::Encoder as TractEncoder;
+use siamese_wasm::gallery::TemplateScoring;
 use siamese_wasm::metadata::{ModelMetadata, Preprocess};
 use siamese_wasm::metrics::Metric;
 use std::path::{Path, PathBuf};
@@ -142,6 +143,10 @@ enum Cmd {
         /// identity (as the library does) instead of all sample pairs.
         #[arg(long)]
         enrol: Option<usize>,
+        /// With --enrol: how a query is scored against the enrolled samples (centroid,
+        /// mean-of-scores, max-of-scores, centroid-minus-spread, centroid-over-agreement).
+        #[arg(long, default_value = "centroid", value_parser = parse_scoring)]
+        template_scoring: TemplateScoring,
         /// Online signatures (every sample timed pen strokes): also report the motion
         /// (DTW) figures and the library's joint appearance-and-motion rule.
         #[arg(long)]
@@ -183,7 +188,7 @@ fn preset(p: Preset) -> TrainConfig {
     match p {
         Preset::Signature => TrainConfig {
             name: "signature".into(),
-            datasets: vec!["omniglot".into(), "svc2004/task2".into(), "sigcomp2011".into()],
+            datasets: ["omniglot", "svc2004/task2", "sigcomp2011", "cedar", "bhsig260-bengali", "cross-device-signatures"].map(String::from).to_vec(),
             preprocess: Preprocess::ink(64, 128),
             encoder: EncoderConfig { height: 64, width: 128, channels: vec![16, 32, 64, 128], embedding_dim: 128 },
             loss: LossParams { kind: LossKind::Circle, margin: 0.25, scale: 32.0 },
@@ -198,6 +203,10 @@ fn preset(p: Preset) -> TrainConfig {
             seed: 7,
             turned_classes: vec!["omniglot".into()],
             mirrored_classes: vec!["omniglot".into()],
+            // Omniglot's 700-odd training characters against about 200 signature writers:
+            // a weight of 0.3 gives each half of the batches. A cross-device writer has
+            // ten identities (one per name), so a tenth each counts the writer once.
+            draw_weights: [("omniglot".to_string(), 0.3), ("cross-device-signatures".to_string(), 0.1)].into(),
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
@@ -216,6 +225,7 @@ fn preset(p: Preset) -> TrainConfig {
             seed: 7,
             turned_classes: vec![],
             mirrored_classes: vec![],
+            draw_weights: Default::default(),
         },
     }
 }
@@ -295,6 +305,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinde
             trained.best_epoch,
             cfg.epochs
         ),
+        operating_points: None,
     };
     let net = fold(&trained.model, &cfg.encoder);
     let f32_path = stem.with_extension("f32.onnx");
@@ -310,7 +321,7 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinde
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<usize>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
+fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<(usize, TemplateScoring)>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let enc = siamese_train::eval::load_encoder(&bytes)?;
     let cfg = enc.meta.preprocess;
@@ -325,11 +336,11 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
         let acc = runs_accuracy(&runs, &cfg, &embedder)?;
         Report { oneshot_accuracy: Some(acc), oneshot: Some(format!("{} runs of {}-way 1-shot", runs.len(), runs[0].support.len())), ..Default::default() }
     } else {
-        let ids = read_identities(data, &dataset_prefix(data))?;
+        let prefix = dataset_prefix(data);
         let ids = match split {
-            Split::All => ids,
-            Split::Val => split_by_identity(ids, val_fraction, seed).1,
-            Split::Train => split_by_identity(ids, val_fraction, seed).0,
+            Split::All => read_all(data, &prefix)?,
+            Split::Val => read_split(data, &prefix, val_fraction, seed, |ids| ids)?.1,
+            Split::Train => read_split(data, &prefix, val_fraction, seed, |ids| ids)?.0,
         };
         let total = ids.iter().map(|i| i.samples.len()).sum::<usize>();
         eprintln!("{} identities, {total} samples", ids.len());
@@ -345,7 +356,7 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
         let mut r = match protocol {
             Protocol::Verify => {
                 let scores = match enrol {
-                    Some(k) => template_scores(&set, k),
+                    Some((k, scoring)) => template_scores(&set, k, scoring),
                     None => pair_scores(&set, seed),
                 };
                 let dir = plots.clone().or_else(|| json.as_ref().and_then(|j| j.parent().map(Path::to_path_buf)));
@@ -356,10 +367,10 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
                     write_plots(&scores, &title, &dir.join(format!("{stem}.roc.svg")), &dir.join(format!("{stem}.hist.svg")))?;
                 }
                 let mut r = verify_report(&scores, Some(threshold));
-                r.enrolled = enrol;
+                r.enrolled = enrol.map(|e| e.0);
                 if dynamics {
                     let traj = trajectories(&ids)?.with_context(|| format!("--dynamics needs timed pen strokes for every sample; {} has samples without", data.display()))?;
-                    r.dynamics = Some(Box::new(dynamics_report(&joint_scores(&set, &traj, enrol), threshold, siamese_wasm::dynamics::THRESHOLD)));
+                    r.dynamics = Some(Box::new(dynamics_report(&joint_scores(&set, &traj, enrol.map(|e| e.0)), threshold, siamese_wasm::dynamics::THRESHOLD)));
                 }
                 r
             }
@@ -378,6 +389,10 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
         std::fs::write(&j, &text)?;
     }
     Ok(())
+}
+
+fn parse_scoring(s: &str) -> Result<TemplateScoring, String> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| format!("unknown template scoring {s:?}"))
 }
 
 fn main() -> Result<()> {
@@ -443,8 +458,9 @@ fn main() -> Result<()> {
             eprintln!("wrote {} ({} bytes)", out.display(), q.len());
             Ok(())
         }
-        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, detector, landmarks } => {
+        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, template_scoring, dynamics, detector, landmarks } => {
             let faces = face_finder(detector, landmarks)?;
+            let enrol = enrol.map(|k| (k, template_scoring));
             cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, faces.as_ref())
         }
         Cmd::ConvertFaceapi { package, data, out, f32, detector_size, detector_threshold } => {
@@ -495,6 +511,7 @@ fn cmd_convert_faceapi(package: &Path, data: &Path, out: &Path, write_f32: bool,
         metric: Metric::Cosine,
         threshold: 0.0,
         training_data: String::new(),
+        operating_points: None,
     };
     // Calibrate the shipped (int8) form on the face training identities' detected and
     // aligned faces, pairs within each dataset pooled.

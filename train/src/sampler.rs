@@ -83,7 +83,7 @@ mod tests {
                 name: format!("id{n}"),
                 split_key: format!("id{n}"),
                 group: String::new(),
-                samples: (0..g + f).map(|k| Sample { image: None, strokes: None, forged: k >= g, origin: String::new() }).collect(),
+                samples: (0..g + f).map(|k| Sample { forged: k >= g, ..Default::default() }).collect(),
                 draw_weight: 1.0,
             })
             .collect()

@@ -3,7 +3,7 @@
 //! the best epoch to ONNX.
 
 use crate::augment::augmented_input;
-use crate::data::{read_identities, split_by_identity, with_mirrored_copies, with_turned_copies, Identity};
+use crate::data::{read_split, with_mirrored_copies, with_turned_copies, Identity};
 use crate::eval::{embed_identities, pair_scores, Embedder, PairScores};
 use crate::loss::{compute, LossParams};
 use crate::model::{Encoder, EncoderConfig};
@@ -48,6 +48,10 @@ pub struct TrainConfig {
     /// new identities ([`crate::data::with_mirrored_copies`]).
     #[serde(default)]
     pub mirrored_classes: Vec<String>,
+    /// How often batches draw each training identity of a dataset, relative to an
+    /// identity of weight 1 (the default): sets a dataset's share of the batches.
+    #[serde(default)]
+    pub draw_weights: std::collections::BTreeMap<String, f64>,
 }
 
 /// The prefix that keeps identity names of different datasets apart: the folder's name.
@@ -63,13 +67,15 @@ pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>,
     let mut val = vec![];
     for d in &cfg.datasets {
         let dir = data_root.join(d);
-        let ids = drop_unusable(read_identities(&dir, &dataset_prefix(&dir)).with_context(|| format!("reading {}", dir.display()))?, &cfg.preprocess);
-        let (mut t, v) = split_by_identity(ids, cfg.val_fraction, cfg.seed);
+        let (mut t, v) = read_split(&dir, &dataset_prefix(&dir), cfg.val_fraction, cfg.seed, |ids| drop_unusable(ids, &cfg.preprocess)).with_context(|| format!("reading {}", dir.display()))?;
         if cfg.turned_classes.contains(d) {
             t = with_turned_copies(t);
         }
         if cfg.mirrored_classes.contains(d) {
             t = with_mirrored_copies(t);
+        }
+        if let Some(w) = cfg.draw_weights.get(d) {
+            t.iter_mut().for_each(|i| i.draw_weight *= w);
         }
         eprintln!("{d}: {} training identities ({} samples), {} validation identities ({} samples)", t.len(), t.iter().map(|i| i.samples.len()).sum::<usize>(), v.len(), v.iter().map(|i| i.samples.len()).sum::<usize>());
         train.extend(t);

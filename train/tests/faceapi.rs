@@ -111,6 +111,7 @@ fn converted_recogniser_agrees_with_face_api_js() {
         metric: Metric::Cosine,
         threshold: 0.9,
         training_data: String::new(),
+        operating_points: None,
     };
     let (f32_bytes, flops) = recognition_onnx(&weights, WeightFormat::F32, &meta).unwrap();
     let (int8_bytes, _) = recognition_onnx(&weights, WeightFormat::Int8, &meta).unwrap();

@@ -35,7 +35,7 @@ fn shapes(n: usize, per: usize, seed: u64) -> Vec<Identity> {
                             Point::new(a.cos() * 10.0 + rng.gen_range(-0.8..0.8), a.sin() * 10.0 + rng.gen_range(-0.8..0.8))
                         })
                         .collect();
-                    Sample { image: None, strokes: Some(vec![stroke]), forged: false, origin: format!("shape{k}") }
+                    Sample { strokes: Some(std::sync::Arc::new(vec![stroke])), origin: format!("shape{k}"), ..Default::default() }
                 })
                 .collect(),
         })
@@ -60,6 +60,7 @@ fn small_config() -> TrainConfig {
         seed: 3,
         turned_classes: vec![],
         mirrored_classes: vec![],
+        draw_weights: Default::default(),
     }
 }
 
@@ -78,7 +79,7 @@ fn a_short_training_run_lowers_the_loss() {
 }
 
 fn meta(cfg: &EncoderConfig, pre: Preprocess) -> ModelMetadata {
-    ModelMetadata { name: "test".into(), version: "0".into(), preprocess: pre, embedding_dim: cfg.embedding_dim, metric: Metric::Cosine, threshold: 0.5, training_data: String::new() }
+    ModelMetadata { name: "test".into(), version: "0".into(), preprocess: pre, embedding_dim: cfg.embedding_dim, metric: Metric::Cosine, threshold: 0.5, training_data: String::new(), operating_points: None }
 }
 
 #[test]
