@@ -10,6 +10,7 @@ pub mod faceapi;
 pub mod loss;
 pub mod mining;
 pub mod model;
+pub mod operating;
 pub mod qlinear;
 pub mod sampler;
 pub mod train;

@@ -195,7 +195,7 @@ fn preset(p: Preset) -> TrainConfig {
             p: 24,
             k: 4,
             forgeries: 2,
-            epochs: 30,
+            epochs: 20,
             steps_per_epoch: 100,
             lr: 2e-3,
             weight_decay: 1e-4,
@@ -207,6 +207,7 @@ fn preset(p: Preset) -> TrainConfig {
             // a weight of 0.3 gives each half of the batches. A cross-device writer has
             // ten identities (one per name), so a tenth each counts the writer once.
             draw_weights: [("omniglot".to_string(), 0.3), ("cross-device-signatures".to_string(), 0.1)].into(),
+            val_samples_per_epoch: Some(1000),
         },
         Preset::Face => TrainConfig {
             name: "face".into(),
@@ -226,6 +227,7 @@ fn preset(p: Preset) -> TrainConfig {
             turned_classes: vec![],
             mirrored_classes: vec![],
             draw_weights: Default::default(),
+            val_samples_per_epoch: None,
         },
     }
 }

@@ -52,6 +52,17 @@ pub struct TrainConfig {
     /// identity of weight 1 (the default): sets a dataset's share of the batches.
     #[serde(default)]
     pub draw_weights: std::collections::BTreeMap<String, f64>,
+    /// Validating every epoch (to pick the best one) on at most about this many samples of
+    /// each dataset: every n-th validation identity. None: all of them.
+    #[serde(default)]
+    pub val_samples_per_epoch: Option<usize>,
+}
+
+/// Every n-th identity of `ids`, n chosen so that about `cap` samples remain.
+pub fn thinned(ids: &[Identity], cap: Option<usize>) -> Vec<Identity> {
+    let total: usize = ids.iter().map(|i| i.samples.len()).sum();
+    let every = cap.map_or(1, |c| total.div_ceil(c.max(1)).max(1));
+    ids.iter().step_by(every).cloned().collect()
 }
 
 /// The prefix that keeps identity names of different datasets apart: the folder's name.
@@ -171,6 +182,8 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
     let mut best: Option<(f64, usize, Encoder, DatasetScores)> = None;
     let mut log = vec![];
     let eval_device = Device::default();
+    let val: Vec<Vec<Identity>> = val.iter().map(|v| thinned(v, cfg.val_samples_per_epoch)).collect();
+    let val = &val[..];
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
         let bar = ProgressBar::new(cfg.steps_per_epoch as u64);

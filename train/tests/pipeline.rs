@@ -61,6 +61,7 @@ fn small_config() -> TrainConfig {
         turned_classes: vec![],
         mirrored_classes: vec![],
         draw_weights: Default::default(),
+        val_samples_per_epoch: None,
     }
 }
 
