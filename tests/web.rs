@@ -657,3 +657,51 @@ fn shipped_networks_compute_what_tract_onnx_computes() {
         assert!(scale > 0.0 && worst <= 1e-5 * scale, "{what}: off by {worst} of {scale}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn operating_points_are_read_from_the_model_and_chosen_by_option() {
+    let load_with = |model: &'static [u8], set: &[(&str, JsValue)]| {
+        let o = options("").unchecked_into::<Object>();
+        Reflect::set(&o, &"db".into(), &false.into()).unwrap();
+        for (k, v) in set {
+            Reflect::set(&o, &(*k).into(), v).unwrap();
+        }
+        Verifier::load(Uint8Array::from(model).into(), Some(o.into()))
+    };
+    let plain = load_with(SIGNATURE, &[]).await.unwrap();
+    let meta = plain.metadata();
+    let points = Reflect::get(&meta, &"operating_points".into()).unwrap();
+    assert!(points.is_object(), "the shipped signature model carries operating points");
+    let named = |name: &str| -> f32 {
+        let list: Array = Reflect::get(&points, &"points".into()).unwrap().unchecked_into();
+        let p = list.iter().find(|p| Reflect::get(p, &"name".into()).unwrap().as_string().as_deref() == Some(name)).unwrap_or_else(|| panic!("no point {name}"));
+        Reflect::get(&p, &"threshold".into()).unwrap().as_f64().unwrap() as f32
+    };
+    let default = Reflect::get(&points, &"default".into()).unwrap().as_string().unwrap();
+    assert_eq!(plain.threshold(), named(&default), "the model's threshold is its default point's");
+    for name in ["eer", "far1", "far01"] {
+        let v = load_with(SIGNATURE, &[("operatingPoint", name.into())]).await.unwrap();
+        assert_eq!(v.threshold(), named(name), "{name}");
+    }
+    assert!(named("far01") > named("far1") && named("far1") > named("eer"), "stricter points have higher thresholds");
+    // A false-accept rate: the most lenient threshold of the curve within it.
+    let v = load_with(SIGNATURE, &[("operatingPoint", 0.01.into())]).await.unwrap();
+    assert_eq!(v.threshold(), named("far1"));
+    let v = load_with(SIGNATURE, &[("operatingPoint", 0.05.into())]).await.unwrap();
+    assert!(v.threshold() < named("far1") && v.threshold() >= named("eer") - 0.1);
+    // Bad choices are refused with bad_options.
+    for set in [
+        vec![("operatingPoint", JsValue::from("far5"))],
+        vec![("operatingPoint", JsValue::from(0.0))],
+        vec![("operatingPoint", JsValue::from(1e-9))],
+        vec![("operatingPoint", JsValue::from(f64::NAN))],
+        vec![("operatingPoint", JsValue::from(true))],
+        vec![("operatingPoint", JsValue::from("eer")), ("threshold", JsValue::from(0.5))],
+    ] {
+        let got = load_with(SIGNATURE, &set).await.map(|_| ()).expect_err("accepted a bad operating point");
+        assert_eq!(code(got), "bad_options", "{set:?}");
+    }
+    // A model without operating points refuses a named one.
+    let got = load_with(FACE, &[("operatingPoint", "eer".into())]).await.map(|_| ()).expect_err("a model without points");
+    assert_eq!(code(got), "bad_options");
+}

@@ -48,6 +48,12 @@ export interface LoadOptions {
   db?: string | false;
   /** Overrides the model's calibrated threshold. */
   threshold?: number;
+  /** Chooses the threshold by the errors it gives on the model's validation writers:
+   *  `'eer'` (skilled forgeries accepted as often as genuine users are turned away),
+   *  `'far1'` (1% of skilled forgeries accepted), `'far01'` (0.1%), or a false-accept rate
+   *  such as `0.005`. Default: the model's own (`metadata.operating_points.default`; the
+   *  signature model's is `'far1'`). Not with `threshold`. */
+  operatingPoint?: 'eer' | 'far1' | 'far01' | number;
   onProgress?: (p: LoadProgress) => void;
   /** If the database holds another model's embeddings, clear it instead of failing. */
   reset?: boolean;
@@ -69,6 +75,14 @@ export interface ModelMetadata {
   metric: 'cosine' | 'euclidean';
   threshold: number;
   training_data?: string;
+  /** Named thresholds measured on validation identities, and the curve they come from. */
+  operating_points?: {
+    impostors: string;
+    default: string;
+    points: { name: string; threshold: number; far: number; frr: number }[];
+    /** [threshold, far, frr], thresholds descending. */
+    curve: [number, number, number][];
+  };
 }
 /** `match` needs `score >= threshold` and, when `motion` is present, `motion.match`. */
 export interface VerifyResult {

@@ -107,11 +107,32 @@ pub struct Verifier {
 struct LoadOptions {
     db: DbChoice,
     threshold: Option<f32>,
+    operating_point: Option<PointChoice>,
     on_progress: Option<Function>,
     reset: bool,
     metadata: Option<ModelMetadata>,
     /// `options.faces`: the face detector and landmark models (bytes or URLs).
     faces: Option<(JsValue, JsValue)>,
+}
+
+/// `options.operatingPoint`: one of the model's named points, or a false-accept rate.
+enum PointChoice {
+    Named(String),
+    Far(f64),
+}
+
+impl PointChoice {
+    /// The threshold this choice gives on `meta`'s operating points.
+    fn threshold(&self, meta: &ModelMetadata) -> Result<f32> {
+        let op = meta.operating_points.as_ref().ok_or_else(|| err(ErrorCode::BadOptions, "options.operatingPoint: this model carries no operating points; set options.threshold instead"))?;
+        match self {
+            PointChoice::Named(name) => op.get(name).map(|p| p.threshold).ok_or_else(|| {
+                let names: Vec<&str> = op.points.iter().map(|p| p.name.as_str()).collect();
+                err(ErrorCode::BadOptions, format!("options.operatingPoint: this model has no point {name:?} (it has {})", names.join(", ")))
+            }),
+            PointChoice::Far(far) => op.threshold_for_far(*far).ok_or_else(|| err(ErrorCode::BadOptions, format!("options.operatingPoint: a false-accept rate of {far} is outside what the model's validation data can tell"))),
+        }
+    }
 }
 
 /// Where `options.db` says the gallery lives.
@@ -178,6 +199,19 @@ impl LoadOptions {
         } else {
             Some(threshold.as_f64().filter(|t| t.is_finite()).ok_or_else(|| err(ErrorCode::BadOptions, "options.threshold must be a finite number"))? as f32)
         };
+        let op = opt(o, "operatingPoint");
+        let operating_point = if is_absent(&op) {
+            None
+        } else if let Some(name) = op.as_string() {
+            Some(PointChoice::Named(name))
+        } else if let Some(far) = op.as_f64().filter(|f| f.is_finite() && *f > 0.0 && *f <= 1.0) {
+            Some(PointChoice::Far(far))
+        } else {
+            return Err(err(ErrorCode::BadOptions, "options.operatingPoint must be a point's name ('eer', 'far1', 'far01') or a false-accept rate in (0, 1]"));
+        };
+        if operating_point.is_some() && threshold.is_some() {
+            return Err(err(ErrorCode::BadOptions, "give options.threshold or options.operatingPoint, not both"));
+        }
         let p = opt(o, "onProgress");
         let on_progress = if is_absent(&p) { None } else { Some(p.dyn_into::<Function>().map_err(|_| err(ErrorCode::BadOptions, "options.onProgress must be a function"))?) };
         let m = opt(o, "metadata");
@@ -198,7 +232,7 @@ impl LoadOptions {
             }
             Some((d, l))
         };
-        Ok(LoadOptions { db, threshold, on_progress, reset: opt(o, "reset").is_truthy(), metadata, faces })
+        Ok(LoadOptions { db, threshold, operating_point, on_progress, reset: opt(o, "reset").is_truthy(), metadata, faces })
     }
 
     fn progress(&self, phase: &str, loaded: f64, total: Option<f64>) {
@@ -464,6 +498,8 @@ impl Verifier {
         let digest = engine_sha256(&bytes);
         opts.progress("compile", bytes.len() as f64, Some(bytes.len() as f64));
         let encoder = Encoder::from_bytes(&bytes, opts.metadata.clone())?;
+        // Before the store opens, so a point the model lacks changes nothing.
+        let chosen = opts.operating_point.as_ref().map(|c| c.threshold(&encoder.meta)).transpose()?;
         let faces = match &opts.faces {
             Some((d, l)) => Some(FaceFinder::from_bytes(&model_bytes(d, &opts).await?, &model_bytes(l, &opts).await?)?),
             None => None,
@@ -477,7 +513,7 @@ impl Verifier {
         drop(bytes);
         opts.progress("store", 0.0, None);
         let shared = open_shared(opts.db.resolve()?, &model, opts.reset).await?;
-        let threshold = opts.threshold.unwrap_or(encoder.meta.threshold);
+        let threshold = opts.threshold.or(chosen).unwrap_or(encoder.meta.threshold);
         opts.progress("ready", 1.0, Some(1.0));
         Ok(Verifier { inner: Rc::new(Inner { encoder, faces, threshold: Cell::new(threshold), motion_threshold: Cell::new(dynamics::THRESHOLD), shared }) })
     }

@@ -10,7 +10,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use siamese_wasm::calibrate::{auc, eer, rates_at, roc};
 use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
-use siamese_wasm::metadata::Preprocess;
+use siamese_wasm::metadata::{OperatingPoints, Preprocess};
+use std::collections::BTreeMap;
 use siamese_wasm::metrics::{dot, l2_normalize};
 use siamese_wasm::face::FaceFinder;
 use siamese_wasm::gallery::{template, TemplateScoring};
@@ -206,6 +207,35 @@ pub struct Report {
     /// every figure above), of how many.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_face: Option<(usize, usize)>,
+    /// For a model with operating points: the error rates at each one's threshold.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub far_at_operating_point: BTreeMap<String, PointRates>,
+    /// With `--datasets`: each dataset's report.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_dataset: BTreeMap<String, Report>,
+}
+
+/// Error rates at one operating point: skilled forgeries and random impostors accepted,
+/// genuine queries rejected.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PointRates {
+    pub threshold: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub far_skilled: Option<f64>,
+    pub far_random: f64,
+    pub frr: f64,
+}
+
+/// [`PointRates`] of `scores` at each of `op`'s named points.
+pub fn at_operating_points(scores: &PairScores, op: &OperatingPoints) -> BTreeMap<String, PointRates> {
+    op.points
+        .iter()
+        .map(|p| {
+            let random = rates_at(&scores.genuine, &scores.random, p.threshold);
+            let far_skilled = (!scores.skilled.is_empty()).then(|| rates_at(&scores.genuine, &scores.skilled, p.threshold).far);
+            (p.name.clone(), PointRates { threshold: p.threshold, far_skilled, far_random: random.far, frr: random.frr })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

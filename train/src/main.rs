@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use siamese_train::augment::{augmented_input, plain_input};
 use siamese_train::data::{detect_layout, read_all, read_identities, read_oneshot_runs, read_split, shared_data_dir, split_by_identity, Layout};
-use siamese_train::eval::{dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
+use siamese_train::eval::{at_operating_points, dynamics_report, joint_scores, trajectories, embed_identities, oneshot_accuracy, pair_scores, runs_accuracy, template_scores, verify_report, write_plots, PairScores, Report, TractEmbedder};
 use siamese_train::data::Identity;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
 use siamese_train::eval::align_faces;
@@ -14,7 +14,8 @@ use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::EncoderConfig;
 use siamese_train::train::{dataset_prefix, drop_unusable, load_split, train, TrainConfig};
-use siamese_wasm::calibrate::eer;
+use siamese_wasm::calibrate::{eer, rates_at};
+use siamese_train::operating::{macro_curve, operating_points, with_operating_points};
 use siamese_wasm::encoder::Encoder as TractEncoder;
 use siamese_wasm::gallery::TemplateScoring;
 use siamese_wasm::metadata::{ModelMetadata, Preprocess};
@@ -120,6 +121,10 @@ enum Cmd {
         model: PathBuf,
         #[arg(long)]
         data: PathBuf,
+        /// Evaluate each of these folders of --data apart (comma-separated), reported under
+        /// `per_dataset`.
+        #[arg(long, value_delimiter = ',')]
+        datasets: Vec<String>,
         #[arg(long, value_enum, default_value = "verify")]
         protocol: Protocol,
         #[arg(long)]
@@ -153,6 +158,29 @@ enum Cmd {
         dynamics: bool,
         /// Face pictures: find the largest face with this detector (and --landmarks) and
         /// evaluate its aligned crop, as the library does.
+        #[arg(long, requires = "landmarks")]
+        detector: Option<PathBuf>,
+        #[arg(long, requires = "detector")]
+        landmarks: Option<PathBuf>,
+    },
+    /// Measure operating points (the skilled-forgery EER point, FAR 1% and FAR 0.1%) on the
+    /// preset's validation writers, scored as the library verifies (a template of --enrol
+    /// samples per writer), and write them into each model's metadata, its threshold set to
+    /// --default's. The false-accept rates are averaged over the datasets with skilled
+    /// forgeries (each dataset counts once, whatever its size).
+    OperatingPoints {
+        #[arg(long, required = true, num_args = 1..)]
+        model: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        preset: Preset,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        enrol: usize,
+        #[arg(long, default_value = "far1")]
+        default: String,
+        /// Face pictures: the aligned crop of each picture's largest face, found by this
+        /// detector (and --landmarks), as the library embeds them with `options.faces`.
         #[arg(long, requires = "landmarks")]
         detector: Option<PathBuf>,
         #[arg(long, requires = "detector")]
@@ -323,14 +351,16 @@ fn cmd_train(cfg: TrainConfig, data: &Path, out: &Path, faces: Option<&FaceFinde
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<(usize, TemplateScoring)>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
+fn cmd_eval(model: &Path, data: &Path, datasets: &[String], protocol: Protocol, json: Option<PathBuf>, plots: Option<PathBuf>, split: Split, val_fraction: f64, seed: u64, ways: usize, shots: usize, episodes: usize, enrol: Option<(usize, TemplateScoring)>, dynamics: bool, faces: Option<&FaceFinder>) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let enc = siamese_train::eval::load_encoder(&bytes)?;
     let cfg = enc.meta.preprocess;
     let threshold = enc.meta.threshold;
+    let points = enc.meta.operating_points.clone();
     let embedder = TractEmbedder(enc);
+    let eval_dir = |data: &Path| -> Result<Report> {
     let layout = detect_layout(data)?;
-    let report = if layout == Layout::OneShotRuns {
+    Ok(if layout == Layout::OneShotRuns {
         if protocol != Protocol::Oneshot {
             bail!("{} holds one-shot runs: use --protocol oneshot", data.display());
         }
@@ -370,6 +400,9 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
                 }
                 let mut r = verify_report(&scores, Some(threshold));
                 r.enrolled = enrol.map(|e| e.0);
+                if let Some(op) = &points {
+                    r.far_at_operating_point = at_operating_points(&scores, op);
+                }
                 if dynamics {
                     let traj = trajectories(&ids)?.with_context(|| format!("--dynamics needs timed pen strokes for every sample; {} has samples without", data.display()))?;
                     r.dynamics = Some(Box::new(dynamics_report(&joint_scores(&set, &traj, enrol.map(|e| e.0)), threshold, siamese_wasm::dynamics::THRESHOLD)));
@@ -384,12 +417,76 @@ fn cmd_eval(model: &Path, data: &Path, protocol: Protocol, json: Option<PathBuf>
         r.identities = ids.len();
         r.no_face = no_face;
         r
+    })
+    };
+    let report = if datasets.is_empty() {
+        eval_dir(data)?
+    } else {
+        let mut per_dataset = std::collections::BTreeMap::new();
+        for d in datasets {
+            eprintln!("== {d}");
+            per_dataset.insert(d.clone(), eval_dir(&data.join(d))?);
+        }
+        Report { per_dataset, ..Default::default() }
     };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(j) = json {
         std::fs::write(&j, &text)?;
     }
+    Ok(())
+}
+
+/// Template scores of each of `cfg`'s datasets' validation identities for `model`.
+fn validation_template_scores(embedder: &TractEmbedder, cfg: &TrainConfig, data: &Path, enrol: usize, faces: Option<&FaceFinder>) -> Result<Vec<(String, PairScores)>> {
+    let mut out = vec![];
+    for d in &cfg.datasets {
+        let dir = data.join(d);
+        let (_, val) = read_split(&dir, &dataset_prefix(&dir), cfg.val_fraction, cfg.seed, |ids| ids)?;
+        let val = match faces {
+            Some(f) => {
+                let (aligned, missed) = align_faces(val, f);
+                eprintln!("{d}: no face found in {missed} validation pictures (left out)");
+                aligned
+            }
+            None => drop_unusable(val, &embedder.0.meta.preprocess),
+        };
+        let set = embed_identities(&val, &embedder.0.meta.preprocess, embedder)?;
+        // A set with fewer samples per identity (cross-device: four) enrols all but one.
+        let k = enrol.min(set.iter().map(|e| e.genuine.len()).min().unwrap_or(1).saturating_sub(1)).max(1);
+        if k < enrol {
+            eprintln!("{d}: templates of {k} (its identities have {} samples)", k + 1);
+        }
+        out.push((d.clone(), template_scores(&set, k, TemplateScoring::default())));
+    }
+    Ok(out)
+}
+
+fn cmd_operating_points(model: &Path, cfg: &TrainConfig, data: &Path, enrol: usize, default: &str, faces: Option<&FaceFinder>) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let embedder = TractEmbedder(siamese_train::eval::load_encoder(&bytes)?);
+    let sets = validation_template_scores(&embedder, cfg, data, enrol, faces)?;
+    // Against skilled forgeries where the data has them (signatures); else against other
+    // people (faces).
+    let has_skilled = sets.iter().any(|(_, s)| !s.skilled.is_empty());
+    let used: Vec<(&String, &PairScores)> = sets.iter().filter(|(_, s)| !s.genuine.is_empty() && (!has_skilled || !s.skilled.is_empty())).map(|(n, s)| (n, s)).collect();
+    let names: Vec<&str> = used.iter().map(|(n, _)| n.as_str()).collect();
+    let queries: usize = used.iter().map(|(_, s)| s.genuine.len()).sum();
+    let used_scores: Vec<&PairScores> = used.iter().map(|(_, s)| *s).collect();
+    let curve = if has_skilled { macro_curve(&used_scores, |s| &s.skilled) } else { macro_curve(&used_scores, |s| &s.random) };
+    let kind = if has_skilled { "skilled forgeries of the validation writers" } else { "other people among the validation subjects" };
+    let description = format!("{kind} of {} (each set weighted equally; {queries} genuine queries), templates of {enrol}", names.join(", "));
+    let points = operating_points(&curve, default, description)?;
+    for p in &points.points {
+        eprintln!("{}: threshold {:.4}, FAR {:.2}%, FRR {:.2}% (mean over sets)", p.name, p.threshold, p.far * 100.0, p.frr * 100.0);
+        for (name, s) in &sets {
+            let g = rates_at(&s.genuine, &s.skilled, p.threshold);
+            let r = rates_at(&s.genuine, &s.random, p.threshold);
+            eprintln!("    {name:<26} skilled accepted {:>6.2}%  random accepted {:>6.2}%  genuine rejected {:>6.2}%", g.far * 100.0, r.far * 100.0, g.frr * 100.0);
+        }
+    }
+    std::fs::write(model, with_operating_points(&bytes, points)?)?;
+    eprintln!("wrote the operating points into {}", model.display());
     Ok(())
 }
 
@@ -460,10 +557,15 @@ fn main() -> Result<()> {
             eprintln!("wrote {} ({} bytes)", out.display(), q.len());
             Ok(())
         }
-        Cmd::Eval { model, data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, template_scoring, dynamics, detector, landmarks } => {
+        Cmd::Eval { model, data, datasets, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, template_scoring, dynamics, detector, landmarks } => {
             let faces = face_finder(detector, landmarks)?;
             let enrol = enrol.map(|k| (k, template_scoring));
-            cmd_eval(&model, &data, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, faces.as_ref())
+            cmd_eval(&model, &data, &datasets, protocol, json, plots, split, val_fraction, seed, ways, shots, episodes, enrol, dynamics, faces.as_ref())
+        }
+        Cmd::OperatingPoints { model, preset: p, data, enrol, default, detector, landmarks } => {
+            let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data")?;
+            let faces = face_finder(detector, landmarks)?;
+            model.iter().try_for_each(|m| cmd_operating_points(m, &preset(p), &data, enrol, &default, faces.as_ref()))
         }
         Cmd::ConvertFaceapi { package, data, out, f32, detector_size, detector_threshold } => {
             let data = data.or_else(shared_data_dir).context("no --data and no ../shared/data: the threshold is calibrated on the face training identities")?;
