@@ -51,7 +51,9 @@ fn within_a_point(name: &str, figure: &str, int8: f64, f32: f64) {
 /// Figures of the shipped models on the validation identities (models/README.md).
 const SIGNATURE_CARD: &[(&str, f64, f64, f64, f64)] = &[
     // (dataset, eer, eer_random, eer_skilled or NaN, 20-way 1-shot accuracy or NaN)
-    ("omniglot", 0.0388, 0.0388, f64::NAN, 0.9000),
+    // Omniglot's whole background set is now in ../shared/data, so its validation alphabets
+    // are 7 of 30 instead of 2 of 8: the shipped model measured on that split (models/README.md).
+    ("omniglot", 0.0392, 0.0392, f64::NAN, 0.8564),
     ("svc2004/task2", 0.1069, 0.0416, 0.2710, f64::NAN),
     ("sigcomp2011", 0.0836, 0.0519, 0.1806, f64::NAN),
 ];
