@@ -182,9 +182,8 @@ impl ModelMetadata {
 mod tests {
     use super::*;
 
-    #[test]
-    fn props_round_trip() {
-        let m = ModelMetadata {
+    fn signature_meta() -> ModelMetadata {
+        ModelMetadata {
             name: "signature".into(),
             version: "1".into(),
             preprocess: Preprocess::ink(64, 128),
@@ -193,7 +192,12 @@ mod tests {
             threshold: 0.625,
             training_data: "omniglot".into(),
             operating_points: None,
-        };
+        }
+    }
+
+    #[test]
+    fn props_round_trip() {
+        let m = signature_meta();
         let props = m.to_props();
         let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
         assert_eq!(back, m);
@@ -219,16 +223,7 @@ mod tests {
 
     #[test]
     fn operating_points_round_trip_and_are_checked() {
-        let m = ModelMetadata {
-            name: "signature".into(),
-            version: "1".into(),
-            preprocess: Preprocess::ink(64, 128),
-            embedding_dim: 128,
-            metric: Metric::Cosine,
-            threshold: 0.7,
-            training_data: String::new(),
-            operating_points: Some(points()),
-        };
+        let m = ModelMetadata { threshold: 0.7, operating_points: Some(points()), ..signature_meta() };
         let props = m.to_props();
         let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
         assert_eq!(back, m);

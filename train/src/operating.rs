@@ -59,8 +59,6 @@ pub fn operating_points(curve: &[(f32, f64, f64)], default: &str, impostors: Str
             thinned.push(c);
         }
     }
-    // Thresholds strictly descending, as the metadata check wants.
-    thinned.dedup_by(|b, a| b.0 >= a.0);
     Ok(OperatingPoints { impostors, default: default.into(), points, curve: thinned })
 }
 
