@@ -13,7 +13,11 @@ use tract_onnx::tract_core::internal::Cost;
 
 /// Multiply-adds per embedding, summed over the decluttered graph's ops.
 fn mflops(bytes: &[u8], h: usize, w: usize) -> TractResult<f64> {
-    let model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?.with_input_fact(0, f32::fact([1, 1, h, w]).into())?.into_typed()?.into_decluttered()?;
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])?
+        .with_input_fact(0, f32::fact([1, 1, h, w]).into())?
+        .into_typed()?
+        .into_decluttered()?;
     let mut fma = 0i64;
     for id in model.eval_order()? {
         let node = &model.nodes[id];
@@ -29,7 +33,11 @@ fn mflops(bytes: &[u8], h: usize, w: usize) -> TractResult<f64> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn main() -> TractResult<()> {
@@ -41,10 +49,16 @@ fn main() -> TractResult<()> {
     let mut out = serde_json::Map::new();
     for file in files {
         let bytes = std::fs::read(&file)?;
-        let name = if file.starts_with("models/") { file.trim_start_matches("models/").trim_end_matches(".onnx").to_string() } else { file.clone() };
+        let name = if file.starts_with("models/") {
+            file.trim_start_matches("models/").trim_end_matches(".onnx").to_string()
+        } else {
+            file.clone()
+        };
         let enc = Encoder::from_bytes(&bytes, None)?;
         let (h, w) = (enc.meta.preprocess.height, enc.meta.preprocess.width);
-        let x: Vec<f32> = (0..h * w).map(|i| ((i as f32 * 0.37).sin() * (i as f32 * 0.011).cos()).max(0.0)).collect();
+        let x: Vec<f32> = (0..h * w)
+            .map(|i| ((i as f32 * 0.37).sin() * (i as f32 * 0.011).cos()).max(0.0))
+            .collect();
         for _ in 0..5 {
             enc.embed_input(&x)?;
         }

@@ -113,7 +113,11 @@ fn next_up(x: f32) -> f32 {
         return f32::from_bits(1);
     }
     let bits = x.to_bits();
-    if x > 0.0 { f32::from_bits(bits + 1) } else { f32::from_bits(bits - 1) }
+    if x > 0.0 {
+        f32::from_bits(bits + 1)
+    } else {
+        f32::from_bits(bits - 1)
+    }
 }
 
 #[cfg(test)]

@@ -87,7 +87,11 @@ pub unsafe fn conv_w4_f32(
                 unsafe {
                     let x = load4(input.offset(off).add(i * stride), stride);
                     for (o, a) in acc.iter_mut().enumerate() {
-                        *a = madd(*a, x, v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32));
+                        *a = madd(
+                            *a,
+                            x,
+                            v128_load32_splat(taps.as_ptr().add(o * n + t) as *const u32),
+                        );
                     }
                 }
             }
@@ -120,7 +124,10 @@ unsafe fn load4(p: *const f32, stride: usize) -> v128 {
         if stride == 1 {
             v128_load(p as *const v128)
         } else {
-            i32x4_shuffle::<0, 2, 4, 6>(v128_load(p as *const v128), v128_load(p.add(4) as *const v128))
+            i32x4_shuffle::<0, 2, 4, 6>(
+                v128_load(p as *const v128),
+                v128_load(p.add(4) as *const v128),
+            )
         }
     }
 }

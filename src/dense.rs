@@ -23,7 +23,9 @@ impl Dense {
     pub fn new(weights: Arc<Tensor>, bias: Option<Arc<Tensor>>) -> Option<Dense> {
         let f32_ = |t: &Tensor| t.datum_type() == f32::datum_type() && t.is_plain();
         let n = *weights.shape().get(1)?;
-        let bias_ok = bias.as_ref().is_none_or(|b| f32_(b) && b.len() == n && b.shape().iter().rev().skip(1).all(|&d| d == 1));
+        let bias_ok = bias.as_ref().is_none_or(|b| {
+            f32_(b) && b.len() == n && b.shape().iter().rev().skip(1).all(|&d| d == 1)
+        });
         (weights.rank() == 2 && f32_(&weights) && bias_ok).then_some(Dense { weights, bias })
     }
 }
@@ -41,10 +43,17 @@ impl EvalOp for Dense {
         ensure!(inputs.len() == 1, "Dense takes one input");
         let x = &inputs[0];
         let (k, n) = (self.weights.shape()[0], self.weights.shape()[1]);
-        ensure!(x.datum_type() == f32::datum_type() && x.rank() == 2 && x.shape()[1] == k, "Dense multiplies [m, {k}] f32 matrices");
+        ensure!(
+            x.datum_type() == f32::datum_type() && x.rank() == 2 && x.shape()[1] == k,
+            "Dense multiplies [m, {k}] f32 matrices"
+        );
         let m = x.shape()[0];
         let w = self.weights.try_as_plain_ram()?.as_slice::<f32>()?;
-        let bias = self.bias.as_ref().map(|b| b.try_as_plain_ram().and_then(|b| b.as_slice::<f32>())).transpose()?;
+        let bias = self
+            .bias
+            .as_ref()
+            .map(|b| b.try_as_plain_ram().and_then(|b| b.as_slice::<f32>()))
+            .transpose()?;
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let mut y = Tensor::zero::<f32>(&[m, n])?;
         let out = unsafe { y.as_slice_mut_unchecked::<f32>() };
@@ -66,7 +75,12 @@ impl EvalOp for Dense {
 impl TypedOp for Dense {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let x = inputs[0];
-        ensure!(x.rank() == 2 && x.shape[1] == self.weights.shape()[0].to_dim(), "Dense multiplies [m, {}] matrices, not {:?}", self.weights.shape()[0], x.shape);
+        ensure!(
+            x.rank() == 2 && x.shape[1] == self.weights.shape()[0].to_dim(),
+            "Dense multiplies [m, {}] matrices, not {:?}",
+            self.weights.shape()[0],
+            x.shape
+        );
         Ok(tvec!(f32::fact([x.shape[0].clone(), self.weights.shape()[1].to_dim()])))
     }
 

@@ -45,7 +45,8 @@ pub struct Params {
     pub tempo: f32,
 }
 
-pub const DEFAULT_PARAMS: Params = Params { position: 1.0, velocity: 3.0, pressure: 1.0, band: 0.25, tempo: 0.75 };
+pub const DEFAULT_PARAMS: Params =
+    Params { position: 1.0, velocity: 3.0, pressure: 1.0, band: 0.25, tempo: 0.75 };
 
 /// The largest [`template_distance`] that still counts as the same writer's motion: the
 /// skilled-forgery equal-error point of pairwise DTW distances over all 40 SVC2004
@@ -107,7 +108,10 @@ impl Trajectory {
         }
         let duration = xy.len() as f32;
         if xy.iter().any(|(x, y, _)| !x.is_finite() || !y.is_finite()) {
-            return Err(Error::new(ErrorCode::NotFinite, "strokes contain a point that is not a finite number"));
+            return Err(Error::new(
+                ErrorCode::NotFinite,
+                "strokes contain a point that is not a finite number",
+            ));
         }
         if xy.len() > MAX_POINTS {
             let stride = xy.len().div_ceil(MAX_POINTS);
@@ -116,24 +120,35 @@ impl Trajectory {
             xy = xy.into_iter().step_by(stride).collect();
         }
         if xy.len() < MIN_POINTS {
-            return Err(Error::new(ErrorCode::NoInk, format!("a trajectory needs at least {MIN_POINTS} pen samples, got {}", xy.len())));
+            return Err(Error::new(
+                ErrorCode::NoInk,
+                format!("a trajectory needs at least {MIN_POINTS} pen samples, got {}", xy.len()),
+            ));
         }
         let n = xy.len() as f32;
         let (mx, my) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y, _)| (a + x / n, b + y / n));
         let var = xy.iter().map(|(x, y, _)| (x - mx).powi(2) + (y - my).powi(2)).sum::<f32>() / n;
         // Relative to the coordinates' size: rounding leaves a still pen a tiny spread.
         if var.sqrt() <= 1e-5 * (1.0 + mx.abs().max(my.abs())) {
-            return Err(Error::new(ErrorCode::NoInk, "the trajectory does not move: nothing was drawn"));
+            return Err(Error::new(
+                ErrorCode::NoInk,
+                "the trajectory does not move: nothing was drawn",
+            ));
         }
         let scale = 1.0 / var.sqrt();
-        let pos: Vec<(f32, f32)> = xy.iter().map(|(x, y, _)| ((x - mx) * scale, (y - my) * scale)).collect();
+        let pos: Vec<(f32, f32)> =
+            xy.iter().map(|(x, y, _)| ((x - mx) * scale, (y - my) * scale)).collect();
         // Pressure: z-scored per signature (pens differ in range and bias); zero when
         // the pen does not report it or reports a constant (a mouse says 0.5).
         let pr: Vec<f32> = xy.iter().map(|p| p.2).collect();
         let pressure = if pr.iter().all(|p| p.is_finite()) {
             let m = pr.iter().sum::<f32>() / n;
             let sd = (pr.iter().map(|p| (p - m).powi(2)).sum::<f32>() / n).sqrt();
-            if sd > 1e-6 * (1.0 + m.abs()) { pr.iter().map(|p| (p - m) / sd).collect() } else { vec![0.0; pr.len()] }
+            if sd > 1e-6 * (1.0 + m.abs()) {
+                pr.iter().map(|p| (p - m) / sd).collect()
+            } else {
+                vec![0.0; pr.len()]
+            }
         } else {
             vec![0.0; pr.len()]
         };
@@ -154,7 +169,12 @@ impl Trajectory {
         }
         let vrms = (vel.iter().map(|(a, b)| a * a + b * b).sum::<f32>() / n).sqrt();
         let vscale = if vrms > 0.0 { 1.0 / vrms } else { 0.0 };
-        let points = pos.iter().zip(&vel).zip(&pressure).map(|((&(x, y), &(dx, dy)), &p)| [x, y, dx * vscale, dy * vscale, p]).collect();
+        let points = pos
+            .iter()
+            .zip(&vel)
+            .zip(&pressure)
+            .map(|((&(x, y), &(dx, dy)), &p)| [x, y, dx * vscale, dy * vscale, p])
+            .collect();
         Ok(Trajectory { points, duration })
     }
 
@@ -188,7 +208,13 @@ pub fn dtw_with(a: &Trajectory, b: &Trajectory, params: &Params) -> f32 {
         return f32::INFINITY;
     }
     let w2 = |v: f32| v * v;
-    let w = [w2(params.position), w2(params.position), w2(params.velocity), w2(params.velocity), w2(params.pressure)];
+    let w = [
+        w2(params.position),
+        w2(params.position),
+        w2(params.velocity),
+        w2(params.velocity),
+        w2(params.pressure),
+    ];
     let band = ((n.max(m) as f32 * params.band) as usize).max(n.abs_diff(m) + 1);
     // Two rows of (total cost, path length); cells outside the band stay infinite.
     let inf = (f32::INFINITY, 0u32);
@@ -225,7 +251,10 @@ pub fn dtw_with(a: &Trajectory, b: &Trajectory, params: &Params) -> f32 {
 /// How far `query` moves from an enrolled writer: its mean [`dtw`] distance to each of
 /// the enrolled trajectories (the mean, not the minimum, so that one sloppy enrolment
 /// does not open the door to forgers).
-pub fn template_distance<'a>(enrolled: impl IntoIterator<Item = &'a Trajectory>, query: &Trajectory) -> f32 {
+pub fn template_distance<'a>(
+    enrolled: impl IntoIterator<Item = &'a Trajectory>,
+    query: &Trajectory,
+) -> f32 {
     let (sum, n) = enrolled.into_iter().fold((0.0, 0usize), |(s, n), r| (s + dtw(r, query), n + 1));
     if n == 0 {
         f32::INFINITY
@@ -236,7 +265,8 @@ pub fn template_distance<'a>(enrolled: impl IntoIterator<Item = &'a Trajectory>,
 
 /// Whether a drawing carries a usable trajectory: pen times on every point.
 pub fn is_timed(strokes: &[Vec<Point>]) -> bool {
-    strokes.iter().flatten().next().is_some() && strokes.iter().flatten().all(|p| p.t.is_some_and(f64::is_finite))
+    strokes.iter().flatten().next().is_some()
+        && strokes.iter().flatten().all(|p| p.t.is_some_and(f64::is_finite))
 }
 
 #[cfg(test)]
@@ -244,20 +274,27 @@ mod tests {
     use super::*;
 
     fn timed(points: &[(f32, f32)], dt: f64) -> Vec<Point> {
-        points.iter().enumerate().map(|(i, &(x, y))| Point { x, y, t: Some(i as f64 * dt), p: None }).collect()
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| Point { x, y, t: Some(i as f64 * dt), p: None })
+            .collect()
     }
 
     fn circle(n: usize, r: f32, start: f32) -> Vec<(f32, f32)> {
-        (0..n).map(|i| {
-            let a = start + i as f32 / n as f32 * std::f32::consts::TAU;
-            (r * a.cos(), r * a.sin())
-        }).collect()
+        (0..n)
+            .map(|i| {
+                let a = start + i as f32 / n as f32 * std::f32::consts::TAU;
+                (r * a.cos(), r * a.sin())
+            })
+            .collect()
     }
 
     #[test]
     fn identical_trajectories_are_at_distance_zero_and_placement_does_not_matter() {
         let a = Trajectory::from_strokes(&[timed(&circle(100, 1.0, 0.0), 10.0)]).unwrap();
-        let moved: Vec<(f32, f32)> = circle(100, 3.0, 0.0).into_iter().map(|(x, y)| (x + 50.0, y - 7.0)).collect();
+        let moved: Vec<(f32, f32)> =
+            circle(100, 3.0, 0.0).into_iter().map(|(x, y)| (x + 50.0, y - 7.0)).collect();
         let b = Trajectory::from_strokes(&[timed(&moved, 10.0)]).unwrap();
         assert_eq!(dtw(&a, &a), 0.0);
         assert!(dtw(&a, &b) < 1e-4, "{}", dtw(&a, &b));
@@ -277,7 +314,12 @@ mod tests {
         assert!(d_slow < 0.35, "{d_slow}");
         assert!(d_back > 3.0 * d_slow, "slow {d_slow} backwards {d_back}");
         // The writing time counts too: the slow one pays |ln(1.5)| times the tempo weight.
-        assert!((slow.duration / a.duration - 1.5).abs() < 0.02, "{} / {}", slow.duration, a.duration);
+        assert!(
+            (slow.duration / a.duration - 1.5).abs() < 0.02,
+            "{} / {}",
+            slow.duration,
+            a.duration
+        );
         let tempo = DEFAULT_PARAMS.tempo * (slow.duration / a.duration).ln();
         assert!((dtw(&a, &slow) - d_slow - tempo).abs() < 1e-5);
         assert_eq!(dtw(&a, &backwards), d_back, "same writing time: no tempo term");
@@ -287,8 +329,14 @@ mod tests {
     fn dtw_matches_a_brute_force_on_small_sequences() {
         // With the band covering everything, DTW is the textbook full-matrix recursion:
         // the path of least total cost (ties broken the same way), divided by its length.
-        let a = Trajectory { points: (0..6).map(|i| [i as f32, 0.0, 0.0, 0.0, 0.0]).collect(), duration: 6.0 };
-        let b = Trajectory { points: [0.0, 0.0, 2.0, 5.0, 5.0].iter().map(|&v| [v, 1.0, 0.0, 0.0, 0.0]).collect(), duration: 5.0 };
+        let a = Trajectory {
+            points: (0..6).map(|i| [i as f32, 0.0, 0.0, 0.0, 0.0]).collect(),
+            duration: 6.0,
+        };
+        let b = Trajectory {
+            points: [0.0, 0.0, 2.0, 5.0, 5.0].iter().map(|&v| [v, 1.0, 0.0, 0.0, 0.0]).collect(),
+            duration: 5.0,
+        };
         let (n, m) = (a.len(), b.len());
         let mut d = vec![vec![(f32::INFINITY, 0u32); m + 1]; n + 1];
         d[0][0] = (0.0, 0);
@@ -306,7 +354,11 @@ mod tests {
         }
         let want = d[n][m].0 / d[n][m].1 as f32;
         let all = Params { position: 1.0, velocity: 1.0, pressure: 1.0, band: 1.0, tempo: 0.0 };
-        assert!((dtw_with(&a, &b, &all) - want).abs() < 1e-6, "{} vs {want}", dtw_with(&a, &b, &all));
+        assert!(
+            (dtw_with(&a, &b, &all) - want).abs() < 1e-6,
+            "{} vs {want}",
+            dtw_with(&a, &b, &all)
+        );
         // The tempo term adds |ln(6 / 5)| times its weight, in either order.
         let timed = Params { tempo: 0.5, ..all };
         let tempo = 0.5 * (6.0f32 / 5.0).ln();
@@ -317,7 +369,8 @@ mod tests {
     #[test]
     fn long_drawings_are_decimated_with_their_pen_lifts_in_place() {
         // 5002 + 3000 points at 10 ms: more than MAX_POINTS, so every 3rd point is kept.
-        let line = |n: usize, y: f32| timed(&(0..n).map(|i| (i as f32, y)).collect::<Vec<_>>(), 10.0);
+        let line =
+            |n: usize, y: f32| timed(&(0..n).map(|i| (i as f32, y)).collect::<Vec<_>>(), 10.0);
         let t = Trajectory::from_strokes(&[line(5002, 0.0), line(3000, 500.0)]).unwrap();
         assert_eq!(t.len(), 8002usize.div_ceil(3));
         // The writing time is counted before decimation.
@@ -332,14 +385,18 @@ mod tests {
     #[test]
     fn pen_lifts_are_not_speed_and_bad_input_is_refused() {
         let s1 = timed(&[(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0), (4.0, 0.0)], 10.0);
-        let s2 = timed(&[(100.0, 5.0), (101.0, 5.0), (102.0, 5.0), (103.0, 5.0), (104.0, 5.0)], 10.0);
+        let s2 =
+            timed(&[(100.0, 5.0), (101.0, 5.0), (102.0, 5.0), (103.0, 5.0), (104.0, 5.0)], 10.0);
         let t = Trajectory::from_strokes(&[s1.clone(), s2]).unwrap();
         // The first point of the second stroke has no velocity, however far the jump.
         assert_eq!(t.points[5][2], 0.0);
         assert_eq!(t.points[5][3], 0.0);
         assert!(t.points[6][2] > 0.0);
         assert_eq!(Trajectory::from_strokes(&[]).unwrap_err().code, ErrorCode::NoInk);
-        assert_eq!(Trajectory::from_strokes(&[s1[..1].to_vec()]).unwrap_err().code, ErrorCode::NoInk);
+        assert_eq!(
+            Trajectory::from_strokes(&[s1[..1].to_vec()]).unwrap_err().code,
+            ErrorCode::NoInk
+        );
         let still = timed(&[(1.0, 1.0); 20], 10.0);
         assert_eq!(Trajectory::from_strokes(&[still]).unwrap_err().code, ErrorCode::NoInk);
         let nan = timed(&[(f32::NAN, 1.0); 20], 10.0);

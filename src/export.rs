@@ -54,10 +54,16 @@ impl GalleryExport {
     pub fn validate(&self, model: &ModelRef) -> Result<()> {
         let bad = |m: String| Error::new(ErrorCode::BadImport, m);
         if self.format != FORMAT {
-            return Err(bad(format!("not a gallery export (format is '{}', expected '{FORMAT}')", self.format)));
+            return Err(bad(format!(
+                "not a gallery export (format is '{}', expected '{FORMAT}')",
+                self.format
+            )));
         }
         if self.version != FORMAT_VERSION {
-            return Err(bad(format!("gallery export version {} is not supported (this library reads {FORMAT_VERSION})", self.version)));
+            return Err(bad(format!(
+                "gallery export version {} is not supported (this library reads {FORMAT_VERSION})",
+                self.version
+            )));
         }
         if self.model.fingerprint != model.fingerprint {
             return Err(Error::new(
@@ -77,15 +83,19 @@ impl GalleryExport {
             if !seen.insert(ident.id.as_str()) {
                 return Err(bad(format!("'{}' appears twice", ident.id)));
             }
-            check_samples(&ident.id, &ident.samples, model.embedding_dim).map_err(|e| bad(e.message))?;
-            check_strokes(&ident.id, &ident.strokes, ident.samples.len()).map_err(|e| bad(e.message))?;
+            check_samples(&ident.id, &ident.samples, model.embedding_dim)
+                .map_err(|e| bad(e.message))?;
+            check_strokes(&ident.id, &ident.strokes, ident.samples.len())
+                .map_err(|e| bad(e.message))?;
         }
         Ok(())
     }
 
     /// Parses and validates an export given as JSON text.
     pub fn from_json(text: &str, model: &ModelRef) -> Result<Self> {
-        let e: GalleryExport = serde_json::from_str(text).map_err(|e| Error::new(ErrorCode::BadImport, format!("malformed gallery export: {e}")))?;
+        let e: GalleryExport = serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorCode::BadImport, format!("malformed gallery export: {e}"))
+        })?;
         e.validate(model)?;
         Ok(e)
     }
@@ -101,19 +111,37 @@ mod tests {
     use super::*;
 
     fn model() -> ModelRef {
-        ModelRef { fingerprint: fingerprint(b"model"), name: "m".into(), embedding_dim: 2, metric: Metric::Cosine }
+        ModelRef {
+            fingerprint: fingerprint(b"model"),
+            name: "m".into(),
+            embedding_dim: 2,
+            metric: Metric::Cosine,
+        }
     }
 
     #[test]
     fn fingerprint_is_sha256() {
-        assert_eq!(fingerprint(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            fingerprint(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn json_round_trip_is_exact() {
-        let mut ids = vec![Identity::new("ann", vec![vec![0.1, -0.7], vec![1.0 / 3.0, f32::MIN_POSITIVE]]), Identity::new("bob", vec![vec![0.6, 0.8]])];
+        let mut ids = vec![
+            Identity::new("ann", vec![vec![0.1, -0.7], vec![1.0 / 3.0, f32::MIN_POSITIVE]]),
+            Identity::new("bob", vec![vec![0.6, 0.8]]),
+        ];
         // An online signature keeps its strokes, times and pressures exactly.
-        ids[1].strokes = vec![vec![(0..30).map(|i| crate::strokes::Point { x: i as f32 * 0.7, y: (i as f32).sin(), t: Some(1.7e12 + i as f64 * 8.25), p: Some(0.1 + i as f32 / 60.0) }).collect()]];
+        ids[1].strokes = vec![vec![(0..30)
+            .map(|i| crate::strokes::Point {
+                x: i as f32 * 0.7,
+                y: (i as f32).sin(),
+                t: Some(1.7e12 + i as f64 * 8.25),
+                p: Some(0.1 + i as f32 / 60.0),
+            })
+            .collect()]];
         let e = GalleryExport::new(model(), ids);
         let back = GalleryExport::from_json(&serde_json::to_string(&e).unwrap(), &model()).unwrap();
         assert_eq!(back, e);
@@ -135,10 +163,28 @@ mod tests {
         check(Box::new(|e| e.identities[0].samples.clear()), ErrorCode::BadImport);
         check(Box::new(|e| e.identities[0].id = String::new()), ErrorCode::BadImport);
         // Strokes must be one timed drawing per sample.
-        let untimed = vec![(0..20).map(|i| crate::strokes::Point::new(i as f32, (i * i) as f32)).collect::<Vec<_>>()];
-        check(Box::new(move |e| e.identities[0].strokes = vec![untimed.clone()]), ErrorCode::BadImport);
-        let timed: Vec<Vec<crate::strokes::Point>> = vec![(0..20).map(|i| crate::strokes::Point { x: i as f32, y: (i * i) as f32, t: Some(i as f64 * 10.0), p: None }).collect()];
-        check(Box::new(move |e| e.identities[0].strokes = vec![timed.clone(), timed.clone()]), ErrorCode::BadImport);
-        assert_eq!(GalleryExport::from_json("{\"format\": 3}", &model()).unwrap_err().code, ErrorCode::BadImport);
+        let untimed = vec![(0..20)
+            .map(|i| crate::strokes::Point::new(i as f32, (i * i) as f32))
+            .collect::<Vec<_>>()];
+        check(
+            Box::new(move |e| e.identities[0].strokes = vec![untimed.clone()]),
+            ErrorCode::BadImport,
+        );
+        let timed: Vec<Vec<crate::strokes::Point>> = vec![(0..20)
+            .map(|i| crate::strokes::Point {
+                x: i as f32,
+                y: (i * i) as f32,
+                t: Some(i as f64 * 10.0),
+                p: None,
+            })
+            .collect()];
+        check(
+            Box::new(move |e| e.identities[0].strokes = vec![timed.clone(), timed.clone()]),
+            ErrorCode::BadImport,
+        );
+        assert_eq!(
+            GalleryExport::from_json("{\"format\": 3}", &model()).unwrap_err().code,
+            ErrorCode::BadImport
+        );
     }
 }

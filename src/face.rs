@@ -48,7 +48,11 @@ impl FaceBox {
         let h = (self.y + self.height).min(o.y + o.height) - self.y.max(o.y);
         let inter = w.max(0.0) * h.max(0.0);
         let union = self.area() + o.area() - inter;
-        if union > 0.0 { inter / union } else { 0.0 }
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
     }
 }
 
@@ -62,15 +66,26 @@ struct Net {
 impl Net {
     fn from_bytes(bytes: &[u8], what: &'static str) -> Result<Self> {
         if bytes.is_empty() {
-            return Err(Error::new(ErrorCode::BadModel, format!("the face {what} model is empty (0 bytes)")));
+            return Err(Error::new(
+                ErrorCode::BadModel,
+                format!("the face {what} model is empty (0 bytes)"),
+            ));
         }
-        let proto = crate::onnx::decode(bytes).map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
-        let json = proto.metadata_props.iter().find(|p| p.key == FACE_MODEL_KEY).map(|p| p.value.clone());
-        let model: FaceModel = json
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .ok_or_else(|| Error::new(ErrorCode::BadModel, format!("the face {what} model carries no `{FACE_MODEL_KEY}` metadata")))?;
+        let proto = crate::onnx::decode(bytes)
+            .map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
+        let json =
+            proto.metadata_props.iter().find(|p| p.key == FACE_MODEL_KEY).map(|p| p.value.clone());
+        let model: FaceModel =
+            json.and_then(|j| serde_json::from_str(&j).ok()).ok_or_else(|| {
+                Error::new(
+                    ErrorCode::BadModel,
+                    format!("the face {what} model carries no `{FACE_MODEL_KEY}` metadata"),
+                )
+            })?;
         let side = match &model {
-            FaceModel::Detector { input_size, .. } | FaceModel::Landmarks { input_size, .. } => *input_size,
+            FaceModel::Detector { input_size, .. } | FaceModel::Landmarks { input_size, .. } => {
+                *input_size
+            }
         };
         let plan = runnable(proto, [1, 3, side, side], &format!("the face {what} graph"))?;
         Ok(Net { plan, model, what })
@@ -103,7 +118,13 @@ pub fn decode_boxes(out: &[f32], anchors: &[[f32; 2]], threshold: f32) -> Vec<Fa
                 let cy = (row as f32 + sigmoid(at(a * 5 + 1, row, col))) / n as f32;
                 let w = at(a * 5 + 2, row, col).exp() * anchor[0] / n as f32;
                 let h = at(a * 5 + 3, row, col).exp() * anchor[1] / n as f32;
-                boxes.push(FaceBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h, score });
+                boxes.push(FaceBox {
+                    x: cx - w / 2.0,
+                    y: cy - h / 2.0,
+                    width: w,
+                    height: h,
+                    score,
+                });
             }
         }
     }
@@ -131,17 +152,26 @@ pub struct FaceFinder {
 
 impl std::fmt::Debug for FaceFinder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaceFinder").field("detector", &self.detector.model).field("landmarks", &self.landmarks.model).finish()
+        f.debug_struct("FaceFinder")
+            .field("detector", &self.detector.model)
+            .field("landmarks", &self.landmarks.model)
+            .finish()
     }
 }
 
 impl FaceFinder {
     pub fn from_bytes(detector: &[u8], landmarks: &[u8]) -> Result<Self> {
-        let (d, l) = (Net::from_bytes(detector, "detector")?, Net::from_bytes(landmarks, "landmark")?);
+        let (d, l) =
+            (Net::from_bytes(detector, "detector")?, Net::from_bytes(landmarks, "landmark")?);
         match (&d.model, &l.model) {
             // The alignment reads the eyes and mouth by their indices in the 68-point scheme.
-            (FaceModel::Detector { .. }, FaceModel::Landmarks { points: 68, .. }) => Ok(FaceFinder { detector: d, landmarks: l }),
-            _ => Err(Error::new(ErrorCode::BadModel, "expected a face detector and a 68-point face landmark model, in that order")),
+            (FaceModel::Detector { .. }, FaceModel::Landmarks { points: 68, .. }) => {
+                Ok(FaceFinder { detector: d, landmarks: l })
+            }
+            _ => Err(Error::new(
+                ErrorCode::BadModel,
+                "expected a face detector and a 68-point face landmark model, in that order",
+            )),
         }
     }
 
@@ -153,7 +183,11 @@ impl FaceFinder {
     /// (On the face training identities, the border runs cut the pictures without a face
     /// found from 1319 to 584 of 1563.)
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceBox>> {
-        let FaceModel::Detector { input_size, anchors, iou_threshold, score_threshold } = &self.detector.model else { unreachable!() };
+        let FaceModel::Detector { input_size, anchors, iou_threshold, score_threshold } =
+            &self.detector.model
+        else {
+            unreachable!()
+        };
         let mut found = vec![];
         let side = img.width().max(img.height());
         for border in [0, side / 4, side / 2] {
@@ -163,7 +197,15 @@ impl FaceFinder {
             let s = (side + 2 * border) as f32;
             let out = self.detector.run(framed.resized(*input_size).into_planar(), *input_size)?;
             let b = border as f32;
-            found.extend(decode_boxes(&out, anchors, *score_threshold).into_iter().map(|f| FaceBox { x: f.x * s - b, y: f.y * s - b, width: f.width * s, height: f.height * s, score: f.score }));
+            found.extend(decode_boxes(&out, anchors, *score_threshold).into_iter().map(|f| {
+                FaceBox {
+                    x: f.x * s - b,
+                    y: f.y * s - b,
+                    width: f.width * s,
+                    height: f.height * s,
+                    score: f.score,
+                }
+            }));
         }
         let (w, h) = (img.width() as f32, img.height() as f32);
         let faces = non_max_suppression(found, *iou_threshold)
@@ -171,7 +213,13 @@ impl FaceFinder {
             .filter_map(|b| {
                 let (x0, y0) = (b.x.max(0.0), b.y.max(0.0));
                 let (x1, y1) = ((b.x + b.width).min(w), (b.y + b.height).min(h));
-                (x1 > x0 && y1 > y0).then_some(FaceBox { x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: b.score })
+                (x1 > x0 && y1 > y0).then_some(FaceBox {
+                    x: x0,
+                    y: y0,
+                    width: x1 - x0,
+                    height: y1 - y0,
+                    score: b.score,
+                })
             })
             .collect();
         Ok(faces)
@@ -179,14 +227,20 @@ impl FaceFinder {
 
     /// The 68 landmarks of the face in `face`, in picture pixels.
     pub fn landmarks(&self, img: &RgbImage, face: &FaceBox) -> Result<Vec<[f32; 2]>> {
-        let FaceModel::Landmarks { input_size, points } = &self.landmarks.model else { unreachable!() };
+        let FaceModel::Landmarks { input_size, points } = &self.landmarks.model else {
+            unreachable!()
+        };
         let crop = img.crop(face.x, face.y, face.x + face.width, face.y + face.height)?;
         let (cw, ch) = (crop.width() as f32, crop.height() as f32);
         let (x0, y0) = ((face.x.round().max(0.0)), (face.y.round().max(0.0)));
         let side = cw.max(ch);
-        let out = self.landmarks.run(crop.to_square(*input_size, true).into_planar(), *input_size)?;
+        let out =
+            self.landmarks.run(crop.to_square(*input_size, true).into_planar(), *input_size)?;
         if out.len() != 2 * points {
-            return Err(Error::new(ErrorCode::BadModel, format!("the landmark model gave {} values for {points} points", out.len())));
+            return Err(Error::new(
+                ErrorCode::BadModel,
+                format!("the landmark model gave {} values for {points} points", out.len()),
+            ));
         }
         // Relative to the centred square: undo the padding (`to_square` puts the odd pixel
         // after), then place in the picture.
@@ -214,7 +268,10 @@ impl FaceFinder {
         if size.is_nan() || size < 1.0 {
             return Err(Error::new(ErrorCode::NoFace, "the face's landmarks collapse to a point"));
         }
-        let (rx, ry) = ((left_eye[0] + right_eye[0] + mouth[0]) / 3.0, (left_eye[1] + right_eye[1] + mouth[1]) / 3.0);
+        let (rx, ry) = (
+            (left_eye[0] + right_eye[0] + mouth[0]) / 3.0,
+            (left_eye[1] + right_eye[1] + mouth[1]) / 3.0,
+        );
         let theta = (right_eye[1] - left_eye[1]).atan2(right_eye[0] - left_eye[0]);
         Ok(img.sample_turned(rx, ry, theta, size as usize, 0.5, 0.43))
     }
@@ -231,7 +288,11 @@ impl FaceFinder {
 }
 
 /// Detect, align, embed: the embedding of the largest face in `img` and its box.
-pub fn embed_largest_face(encoder: &crate::encoder::Encoder, finder: &FaceFinder, img: &RgbImage) -> Result<(FaceBox, Vec<f32>)> {
+pub fn embed_largest_face(
+    encoder: &crate::encoder::Encoder,
+    finder: &FaceFinder,
+    img: &RgbImage,
+) -> Result<(FaceBox, Vec<f32>)> {
     let (face, crop) = finder.largest_face(img)?;
     Ok((face, encoder.embed_rgb(&crop)?))
 }
@@ -253,7 +314,8 @@ mod tests {
         let b = decode_boxes(&out, &anchors, 0.5);
         assert_eq!(b.len(), 1);
         // Centre (0 + 0.5) / 2, (1 + 0.5) / 2; size anchor / n.
-        let want = FaceBox { x: 0.25 - 0.25, y: 0.75 - 0.5, width: 0.5, height: 1.0, score: sigmoid(2.0) };
+        let want =
+            FaceBox { x: 0.25 - 0.25, y: 0.75 - 0.5, width: 0.5, height: 1.0, score: sigmoid(2.0) };
         assert!((b[0].x - want.x).abs() < 1e-6 && (b[0].y - want.y).abs() < 1e-6);
         assert!((b[0].width - want.width).abs() < 1e-6 && (b[0].height - want.height).abs() < 1e-6);
         assert!(decode_boxes(&out, &anchors, 0.9).is_empty());

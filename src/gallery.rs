@@ -17,8 +17,8 @@
 use crate::dynamics::{is_timed, template_distance, Trajectory};
 use crate::error::{Error, ErrorCode, Result};
 use crate::metrics::{dot, dot_i8, l2_normalize, Metric};
-use serde::{Deserialize, Serialize};
 use crate::strokes::Strokes;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The longest id accepted, in bytes. Ids are shown to people and stored as keys; a
@@ -92,7 +92,9 @@ impl TemplateScoring {
             TemplateScoring::MeanOfScores => each().sum::<f32>() / samples.len().max(1) as f32,
             TemplateScoring::MaxOfScores => each().fold(f32::NEG_INFINITY, f32::max),
             TemplateScoring::CentroidMinusSpread => dot(template, query) - spread(samples) + 1.0,
-            TemplateScoring::CentroidOverAgreement => dot(template, query) / (1.0 - spread(samples)).max(1e-3),
+            TemplateScoring::CentroidOverAgreement => {
+                dot(template, query) / (1.0 - spread(samples)).max(1e-3)
+            }
         }
     }
 }
@@ -123,7 +125,10 @@ pub fn check_id(id: &str) -> Result<()> {
         return Err(Error::new(ErrorCode::BadInput, "an id must not be empty"));
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(Error::new(ErrorCode::BadInput, format!("an id is at most {MAX_ID_BYTES} bytes (got {})", id.len())));
+        return Err(Error::new(
+            ErrorCode::BadInput,
+            format!("an id is at most {MAX_ID_BYTES} bytes (got {})", id.len()),
+        ));
     }
     if id.chars().any(char::is_control) {
         return Err(Error::new(ErrorCode::BadInput, "an id must not contain control characters"));
@@ -138,10 +143,16 @@ pub fn check_samples(id: &str, samples: &[Vec<f32>], dim: usize) -> Result<()> {
     }
     for s in samples {
         if s.len() != dim {
-            return Err(Error::new(ErrorCode::BadShape, format!("'{id}' has an embedding of {} values; the model's have {dim}", s.len())));
+            return Err(Error::new(
+                ErrorCode::BadShape,
+                format!("'{id}' has an embedding of {} values; the model's have {dim}", s.len()),
+            ));
         }
         if s.iter().any(|v| !v.is_finite()) {
-            return Err(Error::new(ErrorCode::NotFinite, format!("'{id}' has an embedding with NaN or infinite values")));
+            return Err(Error::new(
+                ErrorCode::NotFinite,
+                format!("'{id}' has an embedding with NaN or infinite values"),
+            ));
         }
     }
     Ok(())
@@ -154,15 +165,22 @@ pub fn check_strokes(id: &str, strokes: &[Strokes], samples: usize) -> Result<Ve
         return Ok(vec![]);
     }
     if strokes.len() != samples {
-        return Err(Error::new(ErrorCode::BadInput, format!("'{id}' has {} drawings for {samples} samples", strokes.len())));
+        return Err(Error::new(
+            ErrorCode::BadInput,
+            format!("'{id}' has {} drawings for {samples} samples", strokes.len()),
+        ));
     }
     strokes
         .iter()
         .map(|s| {
             if !is_timed(s) {
-                return Err(Error::new(ErrorCode::BadInput, format!("'{id}' has a drawing without pen times")));
+                return Err(Error::new(
+                    ErrorCode::BadInput,
+                    format!("'{id}' has a drawing without pen times"),
+                ));
             }
-            Trajectory::from_strokes(s).map_err(|e| Error::new(e.code, format!("'{id}': {}", e.message)))
+            Trajectory::from_strokes(s)
+                .map_err(|e| Error::new(e.code, format!("'{id}': {}", e.message)))
         })
         .collect()
 }
@@ -223,7 +241,11 @@ impl TopK {
     }
     /// The score a new entry must beat once the list is full.
     fn floor(&self) -> f32 {
-        if self.best.len() < self.k { f32::NEG_INFINITY } else { self.best[self.k - 1].0 }
+        if self.best.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.best[self.k - 1].0
+        }
     }
     fn push(&mut self, s: f32, r: usize) {
         if self.best.len() < self.k || s > self.floor() {
@@ -410,7 +432,14 @@ impl Gallery {
 
     fn check_query(&self, q: &[f32]) -> Result<()> {
         if q.len() != self.dim {
-            return Err(Error::new(ErrorCode::BadShape, format!("the query has {} values; the gallery's embeddings have {}", q.len(), self.dim)));
+            return Err(Error::new(
+                ErrorCode::BadShape,
+                format!(
+                    "the query has {} values; the gallery's embeddings have {}",
+                    q.len(),
+                    self.dim
+                ),
+            ));
         }
         if q.iter().any(|v| !v.is_finite()) {
             return Err(Error::new(ErrorCode::NotFinite, "the query has NaN or infinite values"));
@@ -420,7 +449,13 @@ impl Gallery {
 
     /// Every identity, in enrolment order.
     pub fn identities(&self) -> Vec<Identity> {
-        (0..self.ids.len()).map(|r| Identity { id: self.ids[r].clone(), samples: self.samples[r].clone(), strokes: self.strokes[r].clone() }).collect()
+        (0..self.ids.len())
+            .map(|r| Identity {
+                id: self.ids[r].clone(),
+                samples: self.samples[r].clone(),
+                strokes: self.strokes[r].clone(),
+            })
+            .collect()
     }
 }
 
@@ -431,7 +466,10 @@ pub fn unknown(id: &str) -> Error {
 
 /// The error for enrolling an id that is already enrolled, without `replace`.
 pub fn duplicate(id: &str) -> Error {
-    Error::new(ErrorCode::DuplicateId, format!("'{id}' is already enrolled (pass replace: true to replace it)"))
+    Error::new(
+        ErrorCode::DuplicateId,
+        format!("'{id}' is already enrolled (pass replace: true to replace it)"),
+    )
 }
 
 #[cfg(test)]
@@ -535,7 +573,8 @@ mod tests {
             g.insert(&format!("id{i}"), vec![unit(&v)], false).unwrap();
         }
         let q: Vec<f32> = (0..8).map(|_| next()).collect();
-        let mut all: Vec<(f32, String)> = g.ids().iter().map(|id| (g.score(id, &q).unwrap(), id.clone())).collect();
+        let mut all: Vec<(f32, String)> =
+            g.ids().iter().map(|id| (g.score(id, &q).unwrap(), id.clone())).collect();
         all.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
         let hits = g.search(&q, 5).unwrap();
         for (h, (s, id)) in hits.iter().zip(&all) {
@@ -556,7 +595,8 @@ mod tests {
     fn brute_force(g: &Gallery, q: &[f32], k: usize) -> Vec<(String, f32)> {
         let mut q = q.to_vec();
         l2_normalize(&mut q);
-        let mut all: Vec<(String, f32)> = g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
+        let mut all: Vec<(String, f32)> =
+            g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
         // Stable: equal scores keep enrolment order, as search does.
         all.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
         all.truncate(k);
@@ -582,7 +622,11 @@ mod tests {
                 let q: Vec<f32> = base.iter().map(|b| b + spread * next() * trial as f32).collect();
                 let hits = g.search(&q, 5).unwrap();
                 let want = brute_force(&g, &q, 5);
-                assert_eq!(hits.iter().map(|m| (m.id.clone(), m.score)).collect::<Vec<_>>(), want, "spread {spread}, trial {trial}");
+                assert_eq!(
+                    hits.iter().map(|m| (m.id.clone(), m.score)).collect::<Vec<_>>(),
+                    want,
+                    "spread {spread}, trial {trial}"
+                );
             }
         }
     }
@@ -590,7 +634,10 @@ mod tests {
     #[test]
     fn duplicate_replace_remove_and_errors() {
         let mut g = gallery();
-        assert_eq!(g.insert("y", vec![unit(&[1.0, 1.0, 0.0])], false).unwrap_err().code, ErrorCode::DuplicateId);
+        assert_eq!(
+            g.insert("y", vec![unit(&[1.0, 1.0, 0.0])], false).unwrap_err().code,
+            ErrorCode::DuplicateId
+        );
         assert_close(g.template("y").unwrap(), &[0.0, 1.0, 0.0]);
         g.insert("y", vec![unit(&[1.0, 1.0, 0.0])], true).unwrap();
         assert_close(g.template("y").unwrap(), &unit(&[1.0, 1.0, 0.0]));
@@ -605,10 +652,19 @@ mod tests {
         assert_eq!(g.remove("x").unwrap_err().code, ErrorCode::UnknownId);
         assert_eq!(g.score("nobody", &[1.0, 0.0, 0.0]).unwrap_err().code, ErrorCode::UnknownId);
 
-        assert_eq!(g.insert("", vec![unit(&[1.0, 0.0, 0.0])], false).unwrap_err().code, ErrorCode::BadInput);
+        assert_eq!(
+            g.insert("", vec![unit(&[1.0, 0.0, 0.0])], false).unwrap_err().code,
+            ErrorCode::BadInput
+        );
         assert_eq!(g.insert("w", vec![], false).unwrap_err().code, ErrorCode::BadInput);
-        assert_eq!(g.insert("w", vec![vec![1.0, 0.0]], false).unwrap_err().code, ErrorCode::BadShape);
-        assert_eq!(g.insert("w", vec![vec![f32::NAN, 0.0, 0.0]], false).unwrap_err().code, ErrorCode::NotFinite);
+        assert_eq!(
+            g.insert("w", vec![vec![1.0, 0.0]], false).unwrap_err().code,
+            ErrorCode::BadShape
+        );
+        assert_eq!(
+            g.insert("w", vec![vec![f32::NAN, 0.0, 0.0]], false).unwrap_err().code,
+            ErrorCode::NotFinite
+        );
         assert_eq!(g.search(&[1.0, 0.0], 1).unwrap_err().code, ErrorCode::BadShape);
         assert_eq!(g.len(), 2, "failed inserts change nothing");
         g.clear();

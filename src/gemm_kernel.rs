@@ -74,7 +74,8 @@ unsafe fn per_row(acc: &mut Tile, row: *const f32, f: impl Fn(v128, v128) -> v12
 /// Applies `f(operand, acc)` with one operand per column.
 #[inline(always)]
 unsafe fn per_col(acc: &mut Tile, cols: *const f32, f: impl Fn(v128, v128) -> v128) {
-    let (lo, hi) = unsafe { (v128_load(cols as *const v128), v128_load(cols.add(4) as *const v128)) };
+    let (lo, hi) =
+        unsafe { (v128_load(cols as *const v128), v128_load(cols.add(4) as *const v128)) };
     for r in 0..MR {
         acc[2 * r] = f(lo, acc[2 * r]);
         acc[2 * r + 1] = f(hi, acc[2 * r + 1]);
@@ -166,13 +167,17 @@ unsafe fn kernel_f32_8x8(ops: &[FusedKerSpec<f32>]) -> isize {
                 }
                 FusedKerSpec::AddUnicast(tile) => {
                     for r in 0..MR {
-                        let (lo, hi) = read_row(tile.ptr.offset(r as isize * tile.row_byte_stride), tile.col_byte_stride);
+                        let (lo, hi) = read_row(
+                            tile.ptr.offset(r as isize * tile.row_byte_stride),
+                            tile.col_byte_stride,
+                        );
                         acc[2 * r] = f32x4_add(acc[2 * r], lo);
                         acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], hi);
                     }
                 }
                 FusedKerSpec::AddRowColProducts(rows, cols) => {
-                    let (lo, hi) = (v128_load(cols as *const v128), v128_load(cols.add(4) as *const v128));
+                    let (lo, hi) =
+                        (v128_load(cols as *const v128), v128_load(cols.add(4) as *const v128));
                     for r in 0..MR {
                         let s = f32x4_splat(*rows.add(r));
                         acc[2 * r] = madd(acc[2 * r], s, lo);
@@ -202,8 +207,18 @@ unsafe fn kernel_f32_8x8(ops: &[FusedKerSpec<f32>]) -> isize {
                 }
                 FusedKerSpec::AddMatMul { k, pa, pb, packing: _ } => {
                     let (top, bottom) = acc.split_at_mut(8);
-                    add_mat_mul_half(top.try_into().unwrap(), pa as *const f32, pb as *const v128, k);
-                    add_mat_mul_half(bottom.try_into().unwrap(), (pa as *const f32).add(4), pb as *const v128, k);
+                    add_mat_mul_half(
+                        top.try_into().unwrap(),
+                        pa as *const f32,
+                        pb as *const v128,
+                        k,
+                    );
+                    add_mat_mul_half(
+                        bottom.try_into().unwrap(),
+                        (pa as *const f32).add(4),
+                        pb as *const v128,
+                        k,
+                    );
                 }
             }
         }
@@ -212,7 +227,12 @@ unsafe fn kernel_f32_8x8(ops: &[FusedKerSpec<f32>]) -> isize {
 }
 
 fn kernel() -> Box<dyn MatMatMul> {
-    let mut k = DynKernel::<MR, NR, f32>::new(KERNEL_NAME, kernel_f32_8x8, f32::packing(MR), f32::packing(NR));
+    let mut k = DynKernel::<MR, NR, f32>::new(
+        KERNEL_NAME,
+        kernel_f32_8x8,
+        f32::packing(MR),
+        f32::packing(NR),
+    );
     k.arch = Some(Arch::Wasm32Simd128);
     k.mmm()
 }

@@ -26,11 +26,16 @@ impl Op for L2Normalize {
 impl EvalOp for L2Normalize {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         ensure!(inputs.len() == 1, "L2Normalize takes one input");
-        ensure!(inputs[0].datum_type() == f32::datum_type() && inputs[0].rank() >= 1, "L2Normalize normalises f32 tensors");
+        ensure!(
+            inputs[0].datum_type() == f32::datum_type() && inputs[0].rank() >= 1,
+            "L2Normalize normalises f32 tensors"
+        );
         let n = *inputs[0].shape().last().unwrap();
         let mut output = inputs[0].clone().into_tensor();
         if n > 0 {
-            unsafe { output.as_slice_mut_unchecked::<f32>() }.chunks_exact_mut(n).for_each(l2_normalize);
+            unsafe { output.as_slice_mut_unchecked::<f32>() }
+                .chunks_exact_mut(n)
+                .for_each(l2_normalize);
         }
         Ok(tvec!(output.into_tvalue()))
     }

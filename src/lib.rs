@@ -17,9 +17,9 @@ pub mod error;
 pub mod export;
 pub mod face;
 // tract's f32 convolutions in wasm run on our own matrix kernel (why: in the module).
+pub mod gallery;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod gemm_kernel;
-pub mod gallery;
 // ONNX graph -> tract's typed graph, without tract-onnx (why: in the module).
 pub mod import;
 // The L2 normalisation our encoders end with, as one operator (why: in the module).

@@ -18,8 +18,8 @@
 //! Each was a pass of its own over the pooled values, and its own operator code, which a
 //! page's first model load ran, and the engine compiled, for the first time.
 
-use tract_core::prelude::*;
 use tract_core::internal::*;
+use tract_core::prelude::*;
 
 /// Max over each 2x2 block of every plane of an NCHW f32 tensor, stride 2, no padding; then,
 /// with `relu`, `max(x, 0)`; written inside a border of `pad` zeros on each side of each plane.
@@ -57,13 +57,20 @@ impl EvalOp for MaxPool2x2 {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         ensure!(inputs.len() == 1, "MaxPool2x2 takes one input");
         let input = &inputs[0];
-        ensure!(input.datum_type() == f32::datum_type() && input.rank() == 4, "MaxPool2x2 pools NCHW f32 tensors");
+        ensure!(
+            input.datum_type() == f32::datum_type() && input.rank() == 4,
+            "MaxPool2x2 pools NCHW f32 tensors"
+        );
         let shape = input.shape();
         let (h, w) = (shape[2], shape[3]);
         let out_shape = self.padded_shape(shape);
         let src = input.try_as_plain_ram()?.as_slice::<f32>()?;
         // Every value of an output without a border is written below; a border must be zeros.
-        let mut output = if self.pad == 0 { unsafe { Tensor::uninitialized::<f32>(&out_shape)? } } else { Tensor::zero::<f32>(&out_shape)? };
+        let mut output = if self.pad == 0 {
+            unsafe { Tensor::uninitialized::<f32>(&out_shape)? }
+        } else {
+            Tensor::zero::<f32>(&out_shape)?
+        };
         let dst = unsafe { output.as_slice_mut_unchecked::<f32>() };
         let (oh, ow, p) = (h / 2, w / 2, self.pad);
         let (ph, pw) = (oh + 2 * p, ow + 2 * p);
@@ -128,7 +135,10 @@ fn pool_rows_simd(top: &[f32], bottom: &[f32], out: &mut [f32], relu: bool) -> u
             let hi = f32x4_max(v128_load(t.add(1)), v128_load(b.add(1)));
             let even = i32x4_shuffle::<0, 2, 4, 6>(lo, hi);
             let odd = i32x4_shuffle::<1, 3, 5, 7>(lo, hi);
-            v128_store(out.as_mut_ptr().add(i) as *mut v128, f32x4_max(f32x4_max(even, odd), floor));
+            v128_store(
+                out.as_mut_ptr().add(i) as *mut v128,
+                f32x4_max(f32x4_max(even, odd), floor),
+            );
         }
         i += 4;
     }

@@ -46,7 +46,13 @@ fn default_stroke_width() -> f32 {
 
 impl Preprocess {
     pub fn ink(height: usize, width: usize) -> Self {
-        Preprocess { mode: PreprocessMode::Ink, height, width, margin: default_margin(), stroke_width: default_stroke_width() }
+        Preprocess {
+            mode: PreprocessMode::Ink,
+            height,
+            width,
+            margin: default_margin(),
+            stroke_width: default_stroke_width(),
+        }
     }
     pub fn face(height: usize, width: usize) -> Self {
         Preprocess { mode: PreprocessMode::Face, height, width, margin: 0.0, stroke_width: 0.0 }
@@ -56,7 +62,11 @@ impl Preprocess {
     }
     /// Colour channels of the input tensor: 3 for [`PreprocessMode::FaceRgb`], else 1.
     pub fn channels(&self) -> usize {
-        if self.mode == PreprocessMode::FaceRgb { 3 } else { 1 }
+        if self.mode == PreprocessMode::FaceRgb {
+            3
+        } else {
+            1
+        }
     }
     pub fn input_len(&self) -> usize {
         self.channels() * self.height * self.width
@@ -117,7 +127,8 @@ impl OperatingPoints {
         if !(0.0..=1.0).contains(&far) {
             return None;
         }
-        let resolution = self.curve.iter().map(|c| c.1).filter(|&f| f > 0.0).fold(f64::INFINITY, f64::min);
+        let resolution =
+            self.curve.iter().map(|c| c.1).filter(|&f| f > 0.0).fold(f64::INFINITY, f64::min);
         if far < resolution {
             return None;
         }
@@ -125,9 +136,14 @@ impl OperatingPoints {
     }
 
     fn check(&self) -> bool {
-        let named = self.points.iter().all(|p| p.threshold.is_finite()) && self.points.iter().any(|p| p.name == self.default);
+        let named = self.points.iter().all(|p| p.threshold.is_finite())
+            && self.points.iter().any(|p| p.name == self.default);
         let ordered = self.curve.windows(2).all(|w| w[0].0 > w[1].0 && w[0].1 <= w[1].1);
-        named && ordered && self.curve.iter().all(|c| c.0.is_finite() && (0.0..=1.0).contains(&c.1) && (0.0..=1.0).contains(&c.2))
+        named
+            && ordered
+            && self.curve.iter().all(|c| {
+                c.0.is_finite() && (0.0..=1.0).contains(&c.1) && (0.0..=1.0).contains(&c.2)
+            })
     }
 }
 
@@ -137,11 +153,22 @@ impl ModelMetadata {
         let mut props = vec![
             ("name".into(), self.name.clone()),
             ("version".into(), self.version.clone()),
-            ("input_shape".into(), format!("1,{},{},{}", self.preprocess.channels(), self.preprocess.height, self.preprocess.width)),
+            (
+                "input_shape".into(),
+                format!(
+                    "1,{},{},{}",
+                    self.preprocess.channels(),
+                    self.preprocess.height,
+                    self.preprocess.width
+                ),
+            ),
             ("input_layout".into(), "NCHW".into()),
             ("preprocess".into(), serde_json::to_string(&self.preprocess).unwrap()),
             ("embedding_dim".into(), self.embedding_dim.to_string()),
-            ("metric".into(), serde_json::to_value(self.metric).unwrap().as_str().unwrap().to_string()),
+            (
+                "metric".into(),
+                serde_json::to_value(self.metric).unwrap().as_str().unwrap().to_string(),
+            ),
             ("threshold".into(), self.threshold.to_string()),
             ("training_data".into(), self.training_data.clone()),
         ];
@@ -152,10 +179,14 @@ impl ModelMetadata {
     }
 
     /// Parses `metadata_props` entries; `None` when the model carries none of ours.
-    pub fn from_props<'a>(props: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Option<Self>> {
+    pub fn from_props<'a>(
+        props: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Option<Self>> {
         let props: std::collections::HashMap<&str, &str> = props.into_iter().collect();
         let Some(pre) = props.get("preprocess") else { return Ok(None) };
-        let bad = |what: &str| Error::new(ErrorCode::BadModel, format!("model metadata: bad or missing `{what}`"));
+        let bad = |what: &str| {
+            Error::new(ErrorCode::BadModel, format!("model metadata: bad or missing `{what}`"))
+        };
         let preprocess: Preprocess = serde_json::from_str(pre).map_err(|_| bad("preprocess"))?;
         let get = |k: &str| props.get(k).copied().ok_or_else(|| bad(k));
         let meta = ModelMetadata {
@@ -163,12 +194,18 @@ impl ModelMetadata {
             version: get("version")?.to_string(),
             preprocess,
             embedding_dim: get("embedding_dim")?.parse().map_err(|_| bad("embedding_dim"))?,
-            metric: serde_json::from_value(serde_json::Value::String(get("metric")?.into())).map_err(|_| bad("metric"))?,
+            metric: serde_json::from_value(serde_json::Value::String(get("metric")?.into()))
+                .map_err(|_| bad("metric"))?,
             threshold: get("threshold")?.parse().map_err(|_| bad("threshold"))?,
             training_data: props.get("training_data").unwrap_or(&"").to_string(),
             operating_points: match props.get("operating_points") {
                 None => None,
-                Some(j) => Some(serde_json::from_str::<OperatingPoints>(j).ok().filter(OperatingPoints::check).ok_or_else(|| bad("operating_points"))?),
+                Some(j) => Some(
+                    serde_json::from_str::<OperatingPoints>(j)
+                        .ok()
+                        .filter(OperatingPoints::check)
+                        .ok_or_else(|| bad("operating_points"))?,
+                ),
             },
         };
         if meta.preprocess.height == 0 || meta.preprocess.width == 0 || meta.embedding_dim == 0 {
@@ -199,13 +236,17 @@ mod tests {
     fn props_round_trip() {
         let m = signature_meta();
         let props = m.to_props();
-        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
+        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap()
+            .unwrap();
         assert_eq!(back, m);
         let rgb = ModelMetadata { preprocess: Preprocess::face_rgb(150, 150), ..m.clone() };
         let props = rgb.to_props();
         assert!(props.contains(&("input_shape".to_string(), "1,3,150,150".to_string())));
         assert!(props.iter().any(|(k, v)| k == "preprocess" && v.contains("\"face_rgb\"")));
-        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
+        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap()
+            .unwrap();
         assert_eq!(back.preprocess.input_len(), 3 * 150 * 150);
         assert_eq!(ModelMetadata::from_props([("name", "x")]).unwrap(), None);
         let err = ModelMetadata::from_props([("preprocess", "{")]).unwrap_err();
@@ -216,33 +257,56 @@ mod tests {
         OperatingPoints {
             impostors: "skilled forgeries".into(),
             default: "far1".into(),
-            points: vec![NamedPoint { name: "eer".into(), threshold: 0.6, far: 0.05, frr: 0.05 }, NamedPoint { name: "far1".into(), threshold: 0.7, far: 0.01, frr: 0.2 }],
-            curve: vec![(0.9, 0.0, 0.9), (0.8, 0.002, 0.5), (0.7, 0.01, 0.2), (0.6, 0.05, 0.05), (0.5, 0.3, 0.0)],
+            points: vec![
+                NamedPoint { name: "eer".into(), threshold: 0.6, far: 0.05, frr: 0.05 },
+                NamedPoint { name: "far1".into(), threshold: 0.7, far: 0.01, frr: 0.2 },
+            ],
+            curve: vec![
+                (0.9, 0.0, 0.9),
+                (0.8, 0.002, 0.5),
+                (0.7, 0.01, 0.2),
+                (0.6, 0.05, 0.05),
+                (0.5, 0.3, 0.0),
+            ],
         }
     }
 
     #[test]
     fn operating_points_round_trip_and_are_checked() {
-        let m = ModelMetadata { threshold: 0.7, operating_points: Some(points()), ..signature_meta() };
+        let m =
+            ModelMetadata { threshold: 0.7, operating_points: Some(points()), ..signature_meta() };
         let props = m.to_props();
-        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap().unwrap();
+        let back = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap()
+            .unwrap();
         assert_eq!(back, m);
         // A curve out of order, or a default that names no point, is a bad model.
-        for broken in [OperatingPoints { default: "far01".into(), ..points() }, OperatingPoints { curve: vec![(0.5, 0.3, 0.0), (0.9, 0.0, 0.9)], ..points() }] {
+        for broken in [
+            OperatingPoints { default: "far01".into(), ..points() },
+            OperatingPoints { curve: vec![(0.5, 0.3, 0.0), (0.9, 0.0, 0.9)], ..points() },
+        ] {
             let props = ModelMetadata { operating_points: Some(broken), ..m.clone() }.to_props();
-            let err = ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_err();
+            let err =
+                ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .unwrap_err();
             assert_eq!(err.code, ErrorCode::BadModel);
         }
         let mut props = m.to_props();
         props.last_mut().unwrap().1 = "[1, 2".into();
-        assert!(ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).is_err());
+        assert!(
+            ModelMetadata::from_props(props.iter().map(|(k, v)| (k.as_str(), v.as_str()))).is_err()
+        );
     }
 
     #[test]
     fn a_target_false_accept_rate_reads_the_curve() {
         let op = points();
         assert_eq!(op.threshold_for_far(0.01), Some(0.7));
-        assert_eq!(op.threshold_for_far(0.03), Some(0.7), "the most lenient threshold still within the target");
+        assert_eq!(
+            op.threshold_for_far(0.03),
+            Some(0.7),
+            "the most lenient threshold still within the target"
+        );
         assert_eq!(op.threshold_for_far(0.002), Some(0.8));
         assert_eq!(op.threshold_for_far(1.0), Some(0.5));
         assert_eq!(op.threshold_for_far(0.001), None, "finer than the validation data can tell");

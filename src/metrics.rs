@@ -32,12 +32,20 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         let mut i = 0;
         while i < n {
             // SAFETY: i + 16 <= n <= len of both slices; v128_load allows unaligned reads.
-            let (x, y) = unsafe { (v128_load(a.as_ptr().add(i) as *const v128), v128_load(b.as_ptr().add(i) as *const v128)) };
+            let (x, y) = unsafe {
+                (
+                    v128_load(a.as_ptr().add(i) as *const v128),
+                    v128_load(b.as_ptr().add(i) as *const v128),
+                )
+            };
             acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(i16x8_extmul_low_i8x16(x, y)));
             acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(i16x8_extmul_high_i8x16(x, y)));
             i += 16;
         }
-        let lanes = i32x4_extract_lane::<0>(acc) + i32x4_extract_lane::<1>(acc) + i32x4_extract_lane::<2>(acc) + i32x4_extract_lane::<3>(acc);
+        let lanes = i32x4_extract_lane::<0>(acc)
+            + i32x4_extract_lane::<1>(acc)
+            + i32x4_extract_lane::<2>(acc)
+            + i32x4_extract_lane::<3>(acc);
         lanes + a[n..].iter().zip(&b[n..]).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>()
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]

@@ -242,12 +242,21 @@ pub fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
     use tensor_shape_proto::{dimension::Value, Dimension};
     let dim = dims
         .iter()
-        .map(|d| Dimension { value: Some(match d { Some(v) => Value::DimValue(*v as i64), None => Value::DimParam("batch".into()) }), ..Default::default() })
+        .map(|d| Dimension {
+            value: Some(match d {
+                Some(v) => Value::DimValue(*v as i64),
+                None => Value::DimParam("batch".into()),
+            }),
+            ..Default::default()
+        })
         .collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor { elem_type: ONNX_FLOAT, shape: Some(TensorShapeProto { dim }) })),
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: ONNX_FLOAT,
+                shape: Some(TensorShapeProto { dim }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
@@ -256,21 +265,42 @@ pub fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
 
 /// An ONNX attribute holding a list of integers.
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_proto::AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 /// An ONNX attribute holding one integer.
 pub fn attr_int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_proto::AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
 }
 
 /// An ONNX attribute holding one float.
 pub fn attr_float(name: &str, v: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: attribute_proto::AttributeType::Float as i32, f: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_proto::AttributeType::Float as i32,
+        f: v,
+        ..Default::default()
+    }
 }
 
 /// A graph node: operator `op` named `name` (may be empty) from `inputs` to `outputs`.
-pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
+pub fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
     NodeProto {
         op_type: op.into(),
         name: name.into(),
@@ -283,12 +313,23 @@ pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: 
 
 /// A model of graph `g` at ONNX opset 13 (IR version 8), with nothing else set.
 pub fn onnx_model(g: GraphProto) -> ModelProto {
-    ModelProto { ir_version: 8, opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(g), ..Default::default() }
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(g),
+        ..Default::default()
+    }
 }
 
 /// An initializer `name` of shape `dims` and ONNX type `data_type`, its values as raw bytes.
 pub fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> TensorProto {
-    TensorProto { name: name.into(), dims: dims.iter().map(|&d| d as i64).collect(), data_type, raw_data, ..Default::default() }
+    TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type,
+        raw_data,
+        ..Default::default()
+    }
 }
 
 /// An f32 initializer `name` of shape `dims`, stored raw (little-endian).

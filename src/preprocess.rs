@@ -10,7 +10,14 @@ fn check_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<()> {
         return Err(Error::new(ErrorCode::EmptyImage, format!("image is {width}x{height}")));
     }
     if rgba.len() != width * height * 4 {
-        return Err(Error::new(ErrorCode::BadShape, format!("{} bytes for a {width}x{height} RGBA image (expected {})", rgba.len(), width * height * 4)));
+        return Err(Error::new(
+            ErrorCode::BadShape,
+            format!(
+                "{} bytes for a {width}x{height} RGBA image (expected {})",
+                rgba.len(),
+                width * height * 4
+            ),
+        ));
     }
     Ok(())
 }
@@ -29,7 +36,10 @@ impl GrayImage {
             return Err(Error::new(ErrorCode::EmptyImage, format!("image is {width}x{height}")));
         }
         if data.len() != width * height {
-            return Err(Error::new(ErrorCode::BadShape, format!("{} values for a {width}x{height} image", data.len())));
+            return Err(Error::new(
+                ErrorCode::BadShape,
+                format!("{} values for a {width}x{height} image", data.len()),
+            ));
         }
         if data.iter().any(|v| !v.is_finite()) {
             return Err(Error::new(ErrorCode::NotFinite, "image has NaN or infinite values"));
@@ -44,7 +54,8 @@ impl GrayImage {
         let data = rgba
             .chunks_exact(4)
             .map(|p| {
-                let luma = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
+                let luma =
+                    (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
                 let a = p[3] as f32 / 255.0;
                 a * luma + (1.0 - a)
             })
@@ -104,8 +115,11 @@ fn resample_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
         .map(|o| {
             let centre = (o as f32 + 0.5) * scale - 0.5;
             let lo = ((centre - support).floor() as isize + 1).max(0) as usize;
-            let hi = ((centre + support).ceil() as isize - 1).min(n_in as isize - 1).max(lo as isize) as usize;
-            let mut w: Vec<f32> = (lo..=hi).map(|i| (1.0 - (i as f32 - centre).abs() / support).max(0.0)).collect();
+            let hi = ((centre + support).ceil() as isize - 1)
+                .min(n_in as isize - 1)
+                .max(lo as isize) as usize;
+            let mut w: Vec<f32> =
+                (lo..=hi).map(|i| (1.0 - (i as f32 - centre).abs() / support).max(0.0)).collect();
             let sum: f32 = w.iter().sum();
             if sum > 0.0 {
                 w.iter_mut().for_each(|v| *v /= sum);
@@ -147,13 +161,18 @@ pub fn ink_map(img: &GrayImage) -> Vec<f32> {
     // Paper level: the median of the border. (Not of the whole picture: a small or bold
     // drawing can cover more than half of its own bounding box.)
     let mid = border.len() / 2;
-    let mut border_ink: Vec<f32> = if border_mean >= 0.5 { border.iter().map(|v| 1.0 - v).collect() } else { border };
+    let mut border_ink: Vec<f32> =
+        if border_mean >= 0.5 { border.iter().map(|v| 1.0 - v).collect() } else { border };
     let paper = *border_ink.select_nth_unstable_by(mid, |a, b| a.partial_cmp(b).unwrap()).1;
     let range = (1.0 - paper).max(1e-3);
     ink.iter()
         .map(|v| {
             let x = ((v - paper) / range).clamp(0.0, 1.0);
-            if x < INK_FLOOR { 0.0 } else { x }
+            if x < INK_FLOOR {
+                0.0
+            } else {
+                x
+            }
         })
         .collect()
 }
@@ -191,7 +210,8 @@ pub fn fit_ink(ink: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
     let mut out = vec![0.0f32; cfg.width * cfg.height];
     let (ox, oy) = ((cfg.width - w) / 2, (cfg.height - h) / 2);
     for y in 0..h {
-        out[(oy + y) * cfg.width + ox..(oy + y) * cfg.width + ox + w].copy_from_slice(&small.data[y * w..(y + 1) * w]);
+        out[(oy + y) * cfg.width + ox..(oy + y) * cfg.width + ox + w]
+            .copy_from_slice(&small.data[y * w..(y + 1) * w]);
     }
     Ok(out)
 }
@@ -272,7 +292,14 @@ impl RgbImage {
         let (a, b) = (clip(x0, self.width()), clip(x1, self.width()));
         let (c, d) = (clip(y0, self.height()), clip(y1, self.height()));
         if b <= a || d <= c {
-            return Err(Error::new(ErrorCode::EmptyImage, format!("the region ({x0}, {y0})-({x1}, {y1}) is outside the {}x{} picture", self.width(), self.height())));
+            return Err(Error::new(
+                ErrorCode::EmptyImage,
+                format!(
+                    "the region ({x0}, {y0})-({x1}, {y1}) is outside the {}x{} picture",
+                    self.width(),
+                    self.height()
+                ),
+            ));
         }
         Ok(RgbImage { planes: self.planes.each_ref().map(|p| p.crop(a, c, b, d)) })
     }
@@ -293,7 +320,8 @@ impl RgbImage {
             planes: self.planes.each_ref().map(|plane| {
                 let mut square = vec![0.0f32; side * side];
                 for y in 0..h {
-                    square[(oy + y) * side + ox..(oy + y) * side + ox + w].copy_from_slice(&plane.data[y * w..(y + 1) * w]);
+                    square[(oy + y) * side + ox..(oy + y) * side + ox + w]
+                        .copy_from_slice(&plane.data[y * w..(y + 1) * w]);
                 }
                 GrayImage { width: side, height: side, data: square }
             }),
@@ -308,12 +336,26 @@ impl RgbImage {
     /// A `side` x `side` picture sampled (bilinearly; black outside) from a square turned
     /// by `theta` radians about (`cx`, `cy`), which sits at (`fx * side`, `fy * side`) in
     /// the output.
-    pub fn sample_turned(&self, cx: f32, cy: f32, theta: f32, side: usize, fx: f32, fy: f32) -> RgbImage {
+    pub fn sample_turned(
+        &self,
+        cx: f32,
+        cy: f32,
+        theta: f32,
+        side: usize,
+        fx: f32,
+        fy: f32,
+    ) -> RgbImage {
         let (c, s) = (theta.cos(), theta.sin());
         let n = side as f32;
         RgbImage {
             planes: self.planes.each_ref().map(|p| {
-                let at = |x: isize, y: isize| if x >= 0 && y >= 0 && (x as usize) < p.width && (y as usize) < p.height { p.get(x as usize, y as usize) } else { 0.0 };
+                let at = |x: isize, y: isize| {
+                    if x >= 0 && y >= 0 && (x as usize) < p.width && (y as usize) < p.height {
+                        p.get(x as usize, y as usize)
+                    } else {
+                        0.0
+                    }
+                };
                 let mut data = vec![0.0f32; side * side];
                 for v in 0..side {
                     for u in 0..side {
@@ -324,7 +366,9 @@ impl RgbImage {
                         let (x0, y0) = (sx.floor(), sy.floor());
                         let (ax, ay) = (sx - x0, sy - y0);
                         let (x0, y0) = (x0 as isize, y0 as isize);
-                        data[v * side + u] = (1.0 - ay) * ((1.0 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) + ay * ((1.0 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
+                        data[v * side + u] = (1.0 - ay)
+                            * ((1.0 - ax) * at(x0, y0) + ax * at(x0 + 1, y0))
+                            + ay * ((1.0 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
                     }
                 }
                 GrayImage { width: side, height: side, data }
@@ -335,7 +379,13 @@ impl RgbImage {
     /// Luminance, weighted as [`GrayImage::from_rgba`] does.
     pub fn to_gray(&self) -> GrayImage {
         let [r, g, b] = &self.planes;
-        let data = r.data.iter().zip(&g.data).zip(&b.data).map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b).collect();
+        let data = r
+            .data
+            .iter()
+            .zip(&g.data)
+            .zip(&b.data)
+            .map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b)
+            .collect();
         GrayImage { width: self.width(), height: self.height(), data }
     }
 
@@ -343,7 +393,12 @@ impl RgbImage {
     pub fn to_rgba(&self) -> Vec<u8> {
         let [r, g, b] = &self.planes;
         let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        r.data.iter().zip(&g.data).zip(&b.data).flat_map(|((r, g), b)| [byte(*r), byte(*g), byte(*b), 255]).collect()
+        r.data
+            .iter()
+            .zip(&g.data)
+            .zip(&b.data)
+            .flat_map(|((r, g), b)| [byte(*r), byte(*g), byte(*b), 255])
+            .collect()
     }
 
     /// The planes one after another: an NCHW tensor's data.
@@ -375,7 +430,12 @@ pub fn image_to_input(img: &GrayImage, cfg: &Preprocess) -> Result<Vec<f32>> {
 
 /// The model input for 8-bit RGBA pixels (a canvas's `ImageData`), following `cfg`: colour
 /// for a colour model, luminance for the others.
-pub fn rgba_to_input(width: usize, height: usize, rgba: &[u8], cfg: &Preprocess) -> Result<Vec<f32>> {
+pub fn rgba_to_input(
+    width: usize,
+    height: usize,
+    rgba: &[u8],
+    cfg: &Preprocess,
+) -> Result<Vec<f32>> {
     match cfg.mode {
         PreprocessMode::FaceRgb => face_rgb_input(&RgbImage::from_rgba(width, height, rgba)?, cfg),
         _ => image_to_input(&GrayImage::from_rgba(width, height, rgba)?, cfg),
@@ -448,8 +508,14 @@ mod tests {
     #[test]
     fn blank_pictures_have_no_ink() {
         let blank = GrayImage::new(30, 20, vec![1.0; 600]).unwrap();
-        assert_eq!(image_to_input(&blank, &Preprocess::ink(16, 16)).unwrap_err().code, ErrorCode::NoInk);
-        assert_eq!(image_to_input(&blank, &Preprocess::face(16, 16)).unwrap_err().code, ErrorCode::NoInk);
+        assert_eq!(
+            image_to_input(&blank, &Preprocess::ink(16, 16)).unwrap_err().code,
+            ErrorCode::NoInk
+        );
+        assert_eq!(
+            image_to_input(&blank, &Preprocess::face(16, 16)).unwrap_err().code,
+            ErrorCode::NoInk
+        );
     }
 
     #[test]
@@ -497,12 +563,14 @@ mod tests {
     #[test]
     fn faces_are_standardised_and_lighting_invariant() {
         let cfg = Preprocess::face(8, 8);
-        let img = GrayImage::new(10, 12, (0..120).map(|v| (v % 7) as f32 / 10.0).collect()).unwrap();
+        let img =
+            GrayImage::new(10, 12, (0..120).map(|v| (v % 7) as f32 / 10.0).collect()).unwrap();
         let x = image_to_input(&img, &cfg).unwrap();
         let mean = x.iter().sum::<f32>() / 64.0;
         let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 64.0;
         assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-3);
-        let brighter = GrayImage::new(10, 12, img.data.iter().map(|v| 0.1 + 0.5 * v).collect()).unwrap();
+        let brighter =
+            GrayImage::new(10, 12, img.data.iter().map(|v| 0.1 + 0.5 * v).collect()).unwrap();
         let y = image_to_input(&brighter, &cfg).unwrap();
         assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-4));
     }

@@ -66,14 +66,23 @@ pub fn render(strokes: &[Vec<Point>], cfg: &Preprocess, pen_width: f32) -> Resul
         match pts.len() {
             0 => {}
             1 => draw_segment(&mut ink, width, height, pts[0], pts[0], radius),
-            _ => pts.windows(2).for_each(|s| draw_segment(&mut ink, width, height, s[0], s[1], radius)),
+            _ => pts
+                .windows(2)
+                .for_each(|s| draw_segment(&mut ink, width, height, s[0], s[1], radius)),
         }
     }
     Ok(GrayImage { width, height, data: ink.into_iter().map(|v| 1.0 - v).collect() })
 }
 
 /// Anti-aliased capsule (a segment with round caps) of the given radius.
-fn draw_segment(ink: &mut [f32], width: usize, height: usize, a: (f32, f32), b: (f32, f32), r: f32) {
+fn draw_segment(
+    ink: &mut [f32],
+    width: usize,
+    height: usize,
+    a: (f32, f32),
+    b: (f32, f32),
+    r: f32,
+) {
     let xmin = ((a.0.min(b.0) - r - 1.0).floor().max(0.0)) as usize;
     let ymin = ((a.1.min(b.1) - r - 1.0).floor().max(0.0)) as usize;
     let xmax = ((a.0.max(b.0) + r + 1.0).ceil() as usize).min(width - 1);
@@ -83,7 +92,11 @@ fn draw_segment(ink: &mut [f32], width: usize, height: usize, a: (f32, f32), b: 
     for y in ymin..=ymax {
         for x in xmin..=xmax {
             let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = if len2 > 0.0 { (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+            let t = if len2 > 0.0 {
+                (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             let (cx, cy) = (a.0 + t * dx - px, a.1 + t * dy - py);
             let d = (cx * cx + cy * cy).sqrt();
             let cover = (r + 0.5 - d).clamp(0.0, 1.0);
@@ -103,7 +116,9 @@ mod tests {
     use super::*;
 
     fn line(x0: f32, y0: f32, x1: f32, y1: f32) -> Vec<Point> {
-        (0..=10).map(|k| Point::new(x0 + (x1 - x0) * k as f32 / 10.0, y0 + (y1 - y0) * k as f32 / 10.0)).collect()
+        (0..=10)
+            .map(|k| Point::new(x0 + (x1 - x0) * k as f32 / 10.0, y0 + (y1 - y0) * k as f32 / 10.0))
+            .collect()
     }
 
     #[test]
@@ -119,7 +134,10 @@ mod tests {
     fn drawing_is_scale_and_translation_invariant() {
         let cfg = Preprocess::ink(32, 64);
         let small = vec![line(0.0, 0.0, 10.0, 5.0), line(0.0, 5.0, 10.0, 0.0)];
-        let big: Strokes = small.iter().map(|s| s.iter().map(|p| Point::new(p.x * 7.0 + 300.0, p.y * 7.0 - 20.0)).collect()).collect();
+        let big: Strokes = small
+            .iter()
+            .map(|s| s.iter().map(|p| Point::new(p.x * 7.0 + 300.0, p.y * 7.0 - 20.0)).collect())
+            .collect();
         let a = strokes_to_input(&small, &cfg).unwrap();
         let b = strokes_to_input(&big, &cfg).unwrap();
         let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);

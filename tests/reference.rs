@@ -29,7 +29,9 @@ fn native_embeddings_match_the_reference_file() {
         std::fs::write(REFERENCE_PATH, serde_json::to_string_pretty(&now).unwrap()).unwrap();
         eprintln!("wrote {REFERENCE_PATH}");
     }
-    let text = std::fs::read_to_string(REFERENCE_PATH).unwrap_or_else(|_| panic!("{REFERENCE_PATH} is missing: run UPDATE_REFERENCE=1 cargo test --test reference"));
+    let text = std::fs::read_to_string(REFERENCE_PATH).unwrap_or_else(|_| {
+        panic!("{REFERENCE_PATH} is missing: run UPDATE_REFERENCE=1 cargo test --test reference")
+    });
     let stored: Reference = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (&stored.signature_model, &stored.face_model),

@@ -54,7 +54,9 @@ fn options(db: &str) -> JsValue {
 }
 
 async fn load(model: &[u8], db: &str) -> Verifier {
-    Verifier::load(Uint8Array::from(model).into(), Some(options(db))).await.unwrap_or_else(|e| panic!("load failed: {e:?}"))
+    Verifier::load(Uint8Array::from(model).into(), Some(options(db)))
+        .await
+        .unwrap_or_else(|e| panic!("load failed: {e:?}"))
 }
 
 async fn ok(p: js_sys::Promise) -> JsValue {
@@ -62,7 +64,11 @@ async fn ok(p: js_sys::Promise) -> JsValue {
 }
 
 fn code_and_message(e: &JsValue) -> String {
-    format!("{:?} {:?}", Reflect::get(e, &"code".into()).ok().and_then(|c| c.as_string()), Reflect::get(e, &"message".into()).ok().and_then(|c| c.as_string()))
+    format!(
+        "{:?} {:?}",
+        Reflect::get(e, &"code".into()).ok().and_then(|c| c.as_string()),
+        Reflect::get(e, &"message".into()).ok().and_then(|c| c.as_string())
+    )
 }
 
 /// The `code` a failed call carries.
@@ -95,24 +101,47 @@ async fn listing(v: &Verifier) -> String {
 #[wasm_bindgen_test]
 async fn wasm_embeddings_equal_native_tract() {
     let r: Reference = serde_json::from_str(REFERENCE).unwrap();
-    assert_eq!(r.signature_model, siamese_wasm::export::fingerprint(SIGNATURE), "reference is stale: UPDATE_REFERENCE=1 cargo test --test reference");
+    assert_eq!(
+        r.signature_model,
+        siamese_wasm::export::fingerprint(SIGNATURE),
+        "reference is stale: UPDATE_REFERENCE=1 cargo test --test reference"
+    );
     let sig = load(SIGNATURE, &unique_name("ref")).await;
     let face = load(FACE, &unique_name("ref")).await;
     let img = rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.0));
     let e = sig.embed(img.clone()).unwrap().to_vec();
-    assert!(max_diff(&e, &r.signature_image) <= 1e-5, "signature image: {}", max_diff(&e, &r.signature_image));
+    assert!(
+        max_diff(&e, &r.signature_image) <= 1e-5,
+        "signature image: {}",
+        max_diff(&e, &r.signature_image)
+    );
     let e = sig.embed_strokes(strokes_js(&signature_strokes(0.0))).unwrap().to_vec();
-    assert!(max_diff(&e, &r.signature_strokes) <= 1e-5, "strokes: {}", max_diff(&e, &r.signature_strokes));
-    let e = face.embed(rgba(FACE_W as u32, FACE_H as u32, &face_rgba(FACE_W, FACE_H, 0.3))).unwrap().to_vec();
+    assert!(
+        max_diff(&e, &r.signature_strokes) <= 1e-5,
+        "strokes: {}",
+        max_diff(&e, &r.signature_strokes)
+    );
+    let e = face
+        .embed(rgba(FACE_W as u32, FACE_H as u32, &face_rgba(FACE_W, FACE_H, 0.3)))
+        .unwrap()
+        .to_vec();
     assert!(max_diff(&e, &r.face_image) <= 1e-5, "face: {}", max_diff(&e, &r.face_image));
 
     // Every image kind goes through the same pixels: canvas, OffscreenCanvas, plain object.
     let want = sig.embed(img.clone()).unwrap().to_vec();
     // embedInput takes the preprocessed tensor and runs the same network.
     let meta = siamese_wasm::encoder::read_metadata(SIGNATURE).unwrap().unwrap();
-    let gray = siamese_wasm::preprocess::GrayImage::from_rgba(SIG_W, SIG_H, &signature_rgba(SIG_W, SIG_H, 0.0)).unwrap();
+    let gray = siamese_wasm::preprocess::GrayImage::from_rgba(
+        SIG_W,
+        SIG_H,
+        &signature_rgba(SIG_W, SIG_H, 0.0),
+    )
+    .unwrap();
     let x = siamese_wasm::preprocess::image_to_input(&gray, &meta.preprocess).unwrap();
-    assert!(max_diff(&sig.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec(), &want) < 1e-6);
+    assert!(
+        max_diff(&sig.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec(), &want)
+            < 1e-6
+    );
     assert_eq!(code(sig.embed_input(&Float32Array::new_with_length(5)).unwrap_err()), "bad_shape");
     for input in [canvas_of(&img, false), canvas_of(&img, true)] {
         assert!(max_diff(&sig.embed(input).unwrap().to_vec(), &want) < 1e-6);
@@ -120,7 +149,12 @@ async fn wasm_embeddings_equal_native_tract() {
     let plain = Object::new();
     Reflect::set(&plain, &"width".into(), &(SIG_W as u32).into()).unwrap();
     Reflect::set(&plain, &"height".into(), &(SIG_H as u32).into()).unwrap();
-    Reflect::set(&plain, &"data".into(), &Uint8Array::from(signature_rgba(SIG_W, SIG_H, 0.0).as_slice())).unwrap();
+    Reflect::set(
+        &plain,
+        &"data".into(),
+        &Uint8Array::from(signature_rgba(SIG_W, SIG_H, 0.0).as_slice()),
+    )
+    .unwrap();
     assert!(max_diff(&sig.embed(plain.into()).unwrap().to_vec(), &want) < 1e-6);
 }
 
@@ -129,21 +163,36 @@ async fn the_fingerprint_is_the_model_s_sha256_with_and_without_web_crypto() {
     // The test page is served from localhost, a secure context, so a load hashes the model
     // with the engine's crypto.subtle; with `crypto` hidden it falls back to our own SHA-256.
     let global = js_sys::global();
-    let subtle = Reflect::get(&Reflect::get(&global, &"crypto".into()).unwrap(), &"subtle".into()).unwrap();
-    assert!(subtle.is_object(), "no crypto.subtle on this page: the engine's digest would go untested");
+    let subtle =
+        Reflect::get(&Reflect::get(&global, &"crypto".into()).unwrap(), &"subtle".into()).unwrap();
+    assert!(
+        subtle.is_object(),
+        "no crypto.subtle on this page: the engine's digest would go untested"
+    );
     for model in [SIGNATURE, FACE] {
         let want = siamese_wasm::export::fingerprint(model);
         assert_eq!(load(model, &unique_name("fp")).await.fingerprint(), want);
-        let own = Reflect::get_own_property_descriptor(global.unchecked_ref::<Object>(), &"crypto".into()).unwrap();
+        let own = Reflect::get_own_property_descriptor(
+            global.unchecked_ref::<Object>(),
+            &"crypto".into(),
+        )
+        .unwrap();
         let hidden = Object::new();
         Reflect::set(&hidden, &"value".into(), &JsValue::UNDEFINED).unwrap();
         Reflect::set(&hidden, &"configurable".into(), &true.into()).unwrap();
-        Reflect::define_property(global.unchecked_ref::<Object>(), &"crypto".into(), &hidden).unwrap();
+        Reflect::define_property(global.unchecked_ref::<Object>(), &"crypto".into(), &hidden)
+            .unwrap();
         assert!(Reflect::get(&global, &"crypto".into()).unwrap().is_undefined());
         let without = load(model, &unique_name("fp")).await.fingerprint();
         match own.is_undefined() {
-            true => Reflect::delete_property(global.unchecked_ref::<Object>(), &"crypto".into()).unwrap(),
-            false => Reflect::define_property(global.unchecked_ref::<Object>(), &"crypto".into(), own.unchecked_ref()).unwrap(),
+            true => Reflect::delete_property(global.unchecked_ref::<Object>(), &"crypto".into())
+                .unwrap(),
+            false => Reflect::define_property(
+                global.unchecked_ref::<Object>(),
+                &"crypto".into(),
+                own.unchecked_ref(),
+            )
+            .unwrap(),
         };
         assert!(Reflect::get(&global, &"crypto".into()).unwrap().is_object(), "crypto restored");
         assert_eq!(without, want);
@@ -167,7 +216,10 @@ async fn enrolments_persist_across_instances() {
     assert!(!is_match(&other), "a different drawing should not: {}", stringify(&other));
     assert!(score(&same) > score(&other));
     let hits = ok(v.identify(strokes_js(&signature_strokes(0.07)), Some(3))).await;
-    assert_eq!(Reflect::get(&Array::from(&hits).get(0), &"id".into()).unwrap().as_string().unwrap(), "ann");
+    assert_eq!(
+        Reflect::get(&Array::from(&hits).get(0), &"id".into()).unwrap().as_string().unwrap(),
+        "ann"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -194,7 +246,10 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 
     // Models: truncated, empty, not ONNX.
     for bytes in [&SIGNATURE[..SIGNATURE.len() / 2], &[][..], b"not a model at all"] {
-        let e = Verifier::load(Uint8Array::from(bytes).into(), Some(options(&db))).await.err().expect("a bad model must not load");
+        let e = Verifier::load(Uint8Array::from(bytes).into(), Some(options(&db)))
+            .await
+            .err()
+            .expect("a bad model must not load");
         assert_eq!(code(e), "bad_model");
     }
     // Images: wrong size for the data, zero size, blank, NaN pixels; not an image at all.
@@ -223,17 +278,44 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
     // Embeddings: NaN, wrong length.
     let mut e = vec![0.1f32; 128];
     e[3] = f32::NAN;
-    assert_eq!(code(v.similarity(&Float32Array::from(e.as_slice()).into(), &Float32Array::from(e.as_slice()).into()).unwrap_err()), "not_finite");
-    assert_eq!(code(v.similarity(&Float32Array::new_with_length(3).into(), &Float32Array::new_with_length(3).into()).unwrap_err()), "bad_shape");
+    assert_eq!(
+        code(
+            v.similarity(
+                &Float32Array::from(e.as_slice()).into(),
+                &Float32Array::from(e.as_slice()).into()
+            )
+            .unwrap_err()
+        ),
+        "not_finite"
+    );
+    assert_eq!(
+        code(
+            v.similarity(
+                &Float32Array::new_with_length(3).into(),
+                &Float32Array::new_with_length(3).into()
+            )
+            .unwrap_err()
+        ),
+        "bad_shape"
+    );
 
     // The gallery: a blank drawing among good ones enrols nothing; unknown and duplicate ids.
     let blank_enrol = arr(vec![strokes_js(&signature_strokes(0.0)), blank_canvas(100, 50)]);
     assert_eq!(rejects(v.enroll("new".into(), blank_enrol, None)).await, "no_ink");
     assert_eq!(rejects(v.enroll("new".into(), arr(vec![]), None)).await, "bad_input");
-    assert_eq!(rejects(v.enroll("".into(), arr(vec![strokes_js(&other_strokes())]), None)).await, "bad_input");
-    assert_eq!(rejects(v.verify("nobody".into(), strokes_js(&other_strokes()))).await, "unknown_id");
+    assert_eq!(
+        rejects(v.enroll("".into(), arr(vec![strokes_js(&other_strokes())]), None)).await,
+        "bad_input"
+    );
+    assert_eq!(
+        rejects(v.verify("nobody".into(), strokes_js(&other_strokes()))).await,
+        "unknown_id"
+    );
     assert_eq!(rejects(v.remove("nobody".into())).await, "unknown_id");
-    assert_eq!(rejects(v.enroll("ann".into(), arr(vec![strokes_js(&other_strokes())]), None)).await, "duplicate_id");
+    assert_eq!(
+        rejects(v.enroll("ann".into(), arr(vec![strokes_js(&other_strokes())]), None)).await,
+        "duplicate_id"
+    );
 
     // Imports: malformed, wrong format, a bad embedding inside, another model's, a duplicate.
     let good: JsValue = json_round_trip(&ok(v.export_gallery()).await);
@@ -250,7 +332,10 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
     let face = load(FACE, &unique_name("face")).await;
     assert_eq!(rejects(face.import_gallery(good, None)).await, "model_mismatch");
     // Another model on this database: refused, and the enrolments are kept.
-    let e = Verifier::load(Uint8Array::from(FACE).into(), Some(options(&db))).await.err().expect("a database is tied to its model");
+    let e = Verifier::load(Uint8Array::from(FACE).into(), Some(options(&db)))
+        .await
+        .err()
+        .expect("a database is tied to its model");
     assert_eq!(code(e), "model_mismatch");
 
     assert_eq!(listing(&v).await, before, "failed calls changed the gallery");
@@ -263,8 +348,21 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 #[wasm_bindgen_test]
 async fn export_then_import_round_trips_exactly() {
     let a = load(SIGNATURE, &unique_name("export")).await;
-    ok(a.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.2))).collect()), None)).await;
-    ok(a.enroll("bo".into(), arr(vec![strokes_js(&other_strokes()), rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.5))]), None)).await;
+    ok(a.enroll(
+        "ann".into(),
+        arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.2))).collect()),
+        None,
+    ))
+    .await;
+    ok(a.enroll(
+        "bo".into(),
+        arr(vec![
+            strokes_js(&other_strokes()),
+            rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.5)),
+        ]),
+        None,
+    ))
+    .await;
     let exported = ok(a.export_gallery()).await;
     // Through JSON text, as a file would carry it.
     let text = stringify(&exported);
@@ -275,10 +373,15 @@ async fn export_then_import_round_trips_exactly() {
     assert_eq!(stringify(&ok(b.export_gallery()).await), text);
     drop(b);
     let b = load(SIGNATURE, &db).await;
-    assert_eq!(stringify(&ok(b.export_gallery()).await), text, "the import did not persist exactly");
+    assert_eq!(
+        stringify(&ok(b.export_gallery()).await),
+        text,
+        "the import did not persist exactly"
+    );
     // Same scores from both.
     let q = strokes_js(&signature_strokes(0.1));
-    let (sa, sb) = (ok(a.verify("ann".into(), q.clone())).await, ok(b.verify("ann".into(), q)).await);
+    let (sa, sb) =
+        (ok(a.verify("ann".into(), q.clone())).await, ok(b.verify("ann".into(), q)).await);
     assert_eq!(stringify(&sa), stringify(&sb));
 }
 
@@ -289,7 +392,12 @@ fn written_backwards(s: &siamese_wasm::strokes::Strokes) -> siamese_wasm::stroke
         .rev()
         .map(|stroke| {
             let times: Vec<Option<f64>> = stroke.iter().map(|p| p.t).collect();
-            stroke.iter().rev().zip(times).map(|(p, t)| siamese_wasm::strokes::Point { t, ..*p }).collect()
+            stroke
+                .iter()
+                .rev()
+                .zip(times)
+                .map(|(p, t)| siamese_wasm::strokes::Point { t, ..*p })
+                .collect()
         })
         .collect()
 }
@@ -298,8 +406,15 @@ fn written_backwards(s: &siamese_wasm::strokes::Strokes) -> siamese_wasm::stroke
 async fn online_signatures_are_checked_for_how_they_were_written() {
     let db = unique_name("motion");
     let v = load(SIGNATURE, &db).await;
-    ok(v.enroll("ann".into(), arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.15))).collect()), None)).await;
-    let field = |r: &JsValue, path: &[&str]| path.iter().fold(r.clone(), |o, k| Reflect::get(&o, &(*k).into()).unwrap());
+    ok(v.enroll(
+        "ann".into(),
+        arr((0..3).map(|k| strokes_js(&signature_strokes(k as f32 * 0.15))).collect()),
+        None,
+    ))
+    .await;
+    let field = |r: &JsValue, path: &[&str]| {
+        path.iter().fold(r.clone(), |o, k| Reflect::get(&o, &(*k).into()).unwrap())
+    };
     let genuine = ok(v.verify("ann".into(), strokes_js(&signature_strokes(0.07)))).await;
     let forged = written_backwards(&signature_strokes(0.07));
     let copy = ok(v.verify("ann".into(), strokes_js(&forged))).await;
@@ -311,7 +426,10 @@ async fn online_signatures_are_checked_for_how_they_were_written() {
     assert_eq!(field(&genuine, &["match"]).as_bool(), Some(true), "{g}");
     assert_eq!(field(&copy, &["motion", "match"]).as_bool(), Some(false), "{c}");
     assert_eq!(field(&copy, &["match"]).as_bool(), Some(false), "{c}");
-    assert!(field(&copy, &["motion", "distance"]).as_f64() > field(&genuine, &["motion", "distance"]).as_f64());
+    assert!(
+        field(&copy, &["motion", "distance"]).as_f64()
+            > field(&genuine, &["motion", "distance"]).as_f64()
+    );
     // The motion is stored: a new instance on the same database decides the same.
     drop(v);
     let v = load(SIGNATURE, &db).await;
@@ -320,16 +438,23 @@ async fn online_signatures_are_checked_for_how_they_were_written() {
     let img = rgba(SIG_W as u32, SIG_H as u32, &signature_rgba(SIG_W, SIG_H, 0.07));
     assert!(field(&ok(v.verify("ann".into(), img.clone())).await, &["motion"]).is_undefined());
     ok(v.enroll("bo".into(), arr(vec![img]), None)).await;
-    assert!(field(&ok(v.verify("bo".into(), strokes_js(&forged))).await, &["motion"]).is_undefined());
+    assert!(
+        field(&ok(v.verify("bo".into(), strokes_js(&forged))).await, &["motion"]).is_undefined()
+    );
     // The motion threshold is the application's to move, within reason.
     assert_eq!(code(v.set_motion_threshold(-1.0).unwrap_err()), "bad_options");
     assert_eq!(code(v.set_motion_threshold(f32::NAN).unwrap_err()), "bad_options");
     v.set_motion_threshold(1e6).unwrap();
-    assert_eq!(field(&ok(v.verify("ann".into(), strokes_js(&forged))).await, &["match"]).as_bool(), Some(true));
+    assert_eq!(
+        field(&ok(v.verify("ann".into(), strokes_js(&forged))).await, &["match"]).as_bool(),
+        Some(true)
+    );
     // A pen that never moves has no trajectory: such a drawing cannot be enrolled as an
     // online signature, and nothing is enrolled.
     let still = signature_strokes(0.0)[0][0];
-    let blip = vec![(0..10).map(|k| siamese_wasm::strokes::Point { t: Some(k as f64 * 10.0), ..still }).collect::<Vec<_>>()];
+    let blip = vec![(0..10)
+        .map(|k| siamese_wasm::strokes::Point { t: Some(k as f64 * 10.0), ..still })
+        .collect::<Vec<_>>()];
     assert_eq!(rejects(v.enroll("cy".into(), arr(vec![strokes_js(&blip)]), None)).await, "no_ink");
     assert_eq!(listing(&v).await, r#"[{"id":"ann","samples":3},{"id":"bo","samples":1}]"#);
 }
@@ -344,7 +469,11 @@ fn similarity_and_calibration() {
     let g: JsValue = arr([0.9, 0.8, 0.7, 0.4].iter().map(|&x| JsValue::from(x)).collect());
     let i: JsValue = arr([0.1, 0.2, 0.3, 0.75].iter().map(|&x| JsValue::from(x)).collect());
     let c = siamese_wasm::web::calibrate(&g, &i, None).unwrap();
-    assert!((Reflect::get(&c, &"eer".into()).unwrap().as_f64().unwrap() - 0.25).abs() < 1e-9, "{}", stringify(&c));
+    assert!(
+        (Reflect::get(&c, &"eer".into()).unwrap().as_f64().unwrap() - 0.25).abs() < 1e-9,
+        "{}",
+        stringify(&c)
+    );
     let o = Object::new();
     Reflect::set(&o, &"targetFar".into(), &0.0.into()).unwrap();
     let c = siamese_wasm::web::calibrate(&g, &i, Some(o.into())).unwrap();
@@ -361,7 +490,11 @@ fn gallery_search_in_wasm_is_exact() {
     for n in [0usize, 15, 16, 17, 128, 131] {
         let a: Vec<i8> = (0..n).map(|i| (((i * 37) % 255) as i32 - 127) as i8).collect();
         let b: Vec<i8> = (0..n).map(|i| (127 - ((i * 91) % 255) as i32) as i8).collect();
-        assert_eq!(dot_i8(&a, &b), a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>(), "n={n}");
+        assert_eq!(
+            dot_i8(&a, &b),
+            a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum::<i32>(),
+            "n={n}"
+        );
     }
     let mut s = 99u32;
     let mut next = move || {
@@ -375,13 +508,20 @@ fn gallery_search_in_wasm_is_exact() {
     };
     let mut g = Gallery::new(128, Metric::Cosine);
     for i in 0..2000 {
-        g.insert(&format!("id{i}"), vec![unit(base.iter().map(|b| b + 0.05 * next()).collect())], false).unwrap();
+        g.insert(
+            &format!("id{i}"),
+            vec![unit(base.iter().map(|b| b + 0.05 * next()).collect())],
+            false,
+        )
+        .unwrap();
     }
     let q = unit(base.iter().map(|b| b + 0.05 * next()).collect());
-    let mut want: Vec<(String, f32)> = g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
+    let mut want: Vec<(String, f32)> =
+        g.ids().iter().map(|id| (id.clone(), dot(&q, g.template(id).unwrap()))).collect();
     want.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
     want.truncate(5);
-    let got: Vec<(String, f32)> = g.search(&q, 5).unwrap().into_iter().map(|m| (m.id, m.score)).collect();
+    let got: Vec<(String, f32)> =
+        g.search(&q, 5).unwrap().into_iter().map(|m| (m.id, m.score)).collect();
     assert_eq!(got, want);
 }
 
@@ -390,15 +530,28 @@ fn gallery_search_in_wasm_is_exact() {
 /// difference, and the names of the plan's ops. The plan is tract's own, or with `ours` the one
 /// the library builds (`encoder::runnable`).
 #[allow(clippy::too_many_arguments)]
-fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: usize, stride: usize, ours: bool, next: &mut impl FnMut() -> f32) -> (f64, Vec<String>) {
-    use siamese_wasm::onnx::{attr_ints, f32_tensor, node, onnx_model, value_info};
+fn conv_relu_against_plain_sums(
+    ci: usize,
+    co: usize,
+    h: usize,
+    w: usize,
+    pad: usize,
+    stride: usize,
+    ours: bool,
+    next: &mut impl FnMut() -> f32,
+) -> (f64, Vec<String>) {
     use prost::Message;
     use siamese_wasm::onnx as pb;
+    use siamese_wasm::onnx::{attr_ints, f32_tensor, node, onnx_model, value_info};
     use tract_onnx::prelude::*;
     let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
     let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
     let b: Vec<f32> = (0..co).map(|_| next()).collect();
-    let attribute = vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[pad as i64; 4]), attr_ints("strides", &[stride as i64; 2])];
+    let attribute = vec![
+        attr_ints("kernel_shape", &[3, 3]),
+        attr_ints("pads", &[pad as i64; 4]),
+        attr_ints("strides", &[stride as i64; 2]),
+    ];
     let conv = node("Conv", "", &["x", "w", "b"], &["c"], attribute);
     let relu = node("Relu", "", &["c"], &["y"], vec![]);
     let graph = pb::GraphProto {
@@ -412,10 +565,17 @@ fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: u
     let plan = if ours {
         siamese_wasm::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
     } else {
-        tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap()
+        tract_onnx::onnx()
+            .model_for_read(&mut &proto.encode_to_vec()[..])
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap()
     };
     let ops = plan.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
-    let input = tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
+    let input =
+        tract_ndarray::Array4::from_shape_vec((1, ci, h, w), x.clone()).unwrap().into_tensor();
     let out = plan.run(tvec!(input.into())).unwrap();
     let got = out[0].to_plain_array_view::<f32>().unwrap();
     let (oh, ow) = ((h + 2 * pad - 3) / stride + 1, (w + 2 * pad - 3) / stride + 1);
@@ -428,9 +588,13 @@ fn conv_relu_against_plain_sums(ci: usize, co: usize, h: usize, w: usize, pad: u
                 for c in 0..ci {
                     for ky in 0..3 {
                         for kx in 0..3 {
-                            let (iy, ix) = ((y * stride + ky) as isize - pad as isize, (xx * stride + kx) as isize - pad as isize);
+                            let (iy, ix) = (
+                                (y * stride + ky) as isize - pad as isize,
+                                (xx * stride + kx) as isize - pad as isize,
+                            );
                             if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                sum += wt[((o * ci + c) * 3 + ky) * 3 + kx] as f64 * x[(c * h + iy as usize) * w + ix as usize] as f64;
+                                sum += wt[((o * ci + c) * 3 + ky) * 3 + kx] as f64
+                                    * x[(c * h + iy as usize) * w + ix as usize] as f64;
                             }
                         }
                     }
@@ -453,14 +617,34 @@ fn uniform(seed: u32) -> impl FnMut() -> f32 {
 
 /// `proto` (one f32 input of `shape`) run on `x` by our plan and by tract-onnx's optimised
 /// plan: our plan, its output, and tract-onnx's output.
-fn ours_and_tract_onnx_s(proto: siamese_wasm::onnx::ModelProto, shape: [usize; 4], x: &[f32]) -> (std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>, Vec<f32>, Vec<f32>) {
+fn ours_and_tract_onnx_s(
+    proto: siamese_wasm::onnx::ModelProto,
+    shape: [usize; 4],
+    x: &[f32],
+) -> (std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>, Vec<f32>, Vec<f32>) {
     use prost::Message;
     use tract_onnx::prelude::*;
     let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
-        let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.to_vec()).unwrap().into_tensor();
-        plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
+        let input = tract_ndarray::Array4::from_shape_vec(
+            (shape[0], shape[1], shape[2], shape[3]),
+            x.to_vec(),
+        )
+        .unwrap()
+        .into_tensor();
+        plan.run(tvec!(input.into())).unwrap()[0]
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect::<Vec<f32>>()
     };
-    let theirs = tract_onnx::onnx().model_for_read(&mut &proto.encode_to_vec()[..]).unwrap().into_optimized().unwrap().into_runnable().unwrap();
+    let theirs = tract_onnx::onnx()
+        .model_for_read(&mut &proto.encode_to_vec()[..])
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
     let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
     let (got, want) = (run(&ours), run(&theirs));
     (ours, got, want)
@@ -473,12 +657,16 @@ fn ours_and_tract_onnx_s(proto: siamese_wasm::onnx::ModelProto, shape: [usize; 4
 fn convolutions_on_our_kernel_equal_plain_sums() {
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
-    let picked = tract_linalg::MmmDispatch::native().preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048)).unwrap();
+    let picked = tract_linalg::MmmDispatch::native()
+        .preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048))
+        .unwrap();
     assert_eq!(picked.name(), siamese_wasm::gemm_kernel::KERNEL_NAME);
     let mut next = uniform(7);
     // (input channels, output channels, height, width, padding). The last one's im2col
     // buffer (144 x 2048 floats) is over tract's eager limit in wasm, so it gathers lazily.
-    for (ci, co, h, w, pad) in [(3, 6, 13, 11, 1), (16, 20, 9, 7, 0), (1, 16, 31, 67, 1), (16, 32, 32, 64, 1)] {
+    for (ci, co, h, w, pad) in
+        [(3, 6, 13, 11, 1), (16, 20, 9, 7, 0), (1, 16, 31, 67, 1), (16, 32, 32, 64, 1)]
+    {
         let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, 1, false, &mut next);
         assert!(ops.iter().any(|o| o == "OptMatMul"), "{ops:?}");
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}: off by {worst}");
@@ -498,17 +686,27 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
     use tract_linalg::routines::{best_for, Func};
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
-    let picked = best_for(Func::ConvW4, DatumType::F32, &tract_linalg::isa::native()).expect("a conv_w4 kernel");
+    let picked = best_for(Func::ConvW4, DatumType::F32, &tract_linalg::isa::native())
+        .expect("a conv_w4 kernel");
     assert_eq!(picked.name(), KERNEL_NAME);
     let mut next = uniform(11);
-    for (ci, co, h, w, pad, stride) in [(1, 16, 64, 128, 1, 1), (3, 8, 9, 133, 1, 1), (2, 4, 5, 130, 0, 1), (1, 4, 7, 261, 1, 2)] {
-        let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, pad, stride, false, &mut next);
+    for (ci, co, h, w, pad, stride) in
+        [(1, 16, 64, 128, 1, 1), (3, 8, 9, 133, 1, 1), (2, 4, 5, 130, 0, 1), (1, 4, 7, 261, 1, 2)]
+    {
+        let (worst, ops) =
+            conv_relu_against_plain_sums(ci, co, h, w, pad, stride, false, &mut next);
         assert!(ops.iter().any(|o| o == "DirectSpatialConv"), "{ci}->{co} at {h}x{w}: {ops:?}");
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w}, stride {stride}: off by {worst}");
     }
-    for (ci, co, h, w, direct) in [(1, 16, 64, 64, true), (1, 8, 13, 11, true), (16, 32, 32, 64, false)] {
+    for (ci, co, h, w, direct) in
+        [(1, 16, 64, 64, true), (1, 8, 13, 11, true), (16, 32, 32, 64, false)]
+    {
         let (worst, ops) = conv_relu_against_plain_sums(ci, co, h, w, 1, 1, true, &mut next);
-        assert_eq!(ops.iter().any(|o| o == "DirectSpatialConv"), direct, "{ci}->{co} at {h}x{w}: {ops:?}");
+        assert_eq!(
+            ops.iter().any(|o| o == "DirectSpatialConv"),
+            direct,
+            "{ci}->{co} at {h}x{w}: {ops:?}"
+        );
         assert!(worst < 1e-5, "{ci}->{co} channels at {h}x{w} in our plan: off by {worst}");
     }
 
@@ -520,15 +718,32 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
         for len in 0..=21 {
             let oc_stride = 24;
             let mut out = vec![f32::NAN; 4 * oc_stride];
-            unsafe { conv_w4_f32(input.as_ptr(), out.as_mut_ptr(), &taps, &offsets, &bias, len, in_stride as isize, oc_stride as isize) };
+            unsafe {
+                conv_w4_f32(
+                    input.as_ptr(),
+                    out.as_mut_ptr(),
+                    &taps,
+                    &offsets,
+                    &bias,
+                    len,
+                    in_stride as isize,
+                    oc_stride as isize,
+                )
+            };
             for o in 0..4 {
                 for i in 0..oc_stride {
                     let got = out[o * oc_stride + i];
                     if i >= len {
-                        assert!(got.is_nan(), "stride {in_stride}, length {len}: wrote point {i} of channel {o}");
+                        assert!(
+                            got.is_nan(),
+                            "stride {in_stride}, length {len}: wrote point {i} of channel {o}"
+                        );
                         continue;
                     }
-                    let want = offsets.iter().enumerate().fold(bias[o] as f64, |s, (t, &off)| s + taps[o * offsets.len() + t] as f64 * input[off as usize + i * in_stride] as f64);
+                    let want = offsets.iter().enumerate().fold(bias[o] as f64, |s, (t, &off)| {
+                        s + taps[o * offsets.len() + t] as f64
+                            * input[off as usize + i * in_stride] as f64
+                    });
                     assert!((got as f64 - want).abs() < 1e-5, "stride {in_stride}, length {len}, channel {o}, point {i}: {got} against {want}");
                 }
             }
@@ -540,14 +755,25 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
 /// that leave outputs to the scalar tail, odd sizes, and the signature network's first pool.
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
-    use siamese_wasm::onnx::{attr_ints, node, onnx_model, value_info};
     use siamese_wasm::onnx as pb;
+    use siamese_wasm::onnx::{attr_ints, node, onnx_model, value_info};
     siamese_wasm::web::init();
     let mut next = uniform(5);
     for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 16, 64, 128], [1, 3, 6, 30]] {
-        let node = node("MaxPool", "", &["x"], &["y"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+        let node = node(
+            "MaxPool",
+            "",
+            &["x"],
+            &["y"],
+            vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+        );
         let dims: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
-        let graph = pb::GraphProto { node: vec![node], input: vec![value_info("x", &dims)], output: vec![value_info("y", &[])], ..Default::default() };
+        let graph = pb::GraphProto {
+            node: vec![node],
+            input: vec![value_info("x", &dims)],
+            output: vec![value_info("y", &[])],
+            ..Default::default()
+        };
         let proto = onnx_model(graph);
         let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
         let (ours, got, want) = ours_and_tract_onnx_s(proto, shape, &x);
@@ -566,25 +792,40 @@ fn our_projection_and_normalisation_compute_what_tract_computes() {
     use siamese_wasm::onnx::{attr_int, f32_tensor, node, onnx_model, value_info};
     siamese_wasm::web::init();
     let mut next = uniform(11);
-    for (shape, n, bias) in [([1usize, 128, 4, 8], 128, true), ([3, 1, 5, 7], 45, true), ([2, 3, 2, 2], 33, false)] {
+    for (shape, n, bias) in
+        [([1usize, 128, 4, 8], 128, true), ([3, 1, 5, 7], 45, true), ([2, 3, 2, 2], 33, false)]
+    {
         let k = shape[1] * shape[2] * shape[3];
         let mut g = pb::GraphProto::default();
         g.input.push(value_info("x", &shape.map(Some)));
         g.output.push(value_info("y", &[]));
         g.node.push(node("Flatten", "", &["x"], &["f"], vec![]));
-        g.initializer.push(f32_tensor("w", &[k, n], &(0..k * n).map(|_| next()).collect::<Vec<_>>()));
+        g.initializer.push(f32_tensor(
+            "w",
+            &[k, n],
+            &(0..k * n).map(|_| next()).collect::<Vec<_>>(),
+        ));
         let mut inputs = vec!["f", "w"];
         if bias {
             g.initializer.push(f32_tensor("b", &[n], &(0..n).map(|_| next()).collect::<Vec<_>>()));
             inputs.push("b");
         }
         g.node.push(node("Gemm", "", &inputs, &["h"], vec![]));
-        g.node.push(node("LpNormalization", "", &["h"], &["y"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+        g.node.push(node(
+            "LpNormalization",
+            "",
+            &["h"],
+            &["y"],
+            vec![attr_int("axis", 1), attr_int("p", 2)],
+        ));
         let proto = onnx_model(g);
         let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
         let (ours, got, want) = ours_and_tract_onnx_s(proto, shape, &x);
         let names: Vec<_> = ours.model().nodes.iter().map(|n| n.op.name().to_string()).collect();
-        assert!(names.contains(&"Dense".to_string()) && names.contains(&"L2Normalize".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"Dense".to_string()) && names.contains(&"L2Normalize".to_string()),
+            "{names:?}"
+        );
         assert_eq!(want.len(), shape[0] * n);
         let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst <= 1e-5, "{shape:?} -> {n}: off by {worst}");
@@ -595,9 +836,17 @@ fn our_projection_and_normalisation_compute_what_tract_computes() {
 #[wasm_bindgen_test]
 async fn warm_up_runs_and_changes_no_embedding() {
     let x: Vec<f32> = (0..64 * 128).map(|i| ((i * 7919) % 100) as f32 / 100.0).collect();
-    let before = load(SIGNATURE, &unique_name("warm-before")).await.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec();
+    let before = load(SIGNATURE, &unique_name("warm-before"))
+        .await
+        .embed_input(&Float32Array::from(x.as_slice()))
+        .unwrap()
+        .to_vec();
     siamese_wasm::web::warm_up().unwrap();
-    let after = load(SIGNATURE, &unique_name("warm-after")).await.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec();
+    let after = load(SIGNATURE, &unique_name("warm-after"))
+        .await
+        .embed_input(&Float32Array::from(x.as_slice()))
+        .unwrap()
+        .to_vec();
     assert_eq!(before, after);
 }
 
@@ -645,11 +894,34 @@ fn shipped_networks_compute_what_tract_onnx_computes() {
     for (what, bytes, shape) in models {
         let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| next()).collect();
         let run = |plan: &std::sync::Arc<TypedRunnableModel>| {
-            let input = tract_ndarray::Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x.clone()).unwrap().into_tensor();
-            plan.run(tvec!(input.into())).unwrap()[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect::<Vec<f32>>()
+            let input = tract_ndarray::Array4::from_shape_vec(
+                (shape[0], shape[1], shape[2], shape[3]),
+                x.clone(),
+            )
+            .unwrap()
+            .into_tensor();
+            plan.run(tvec!(input.into())).unwrap()[0]
+                .to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<f32>>()
         };
-        let theirs = tract_onnx::onnx().model_for_read(&mut &bytes[..]).unwrap().with_input_fact(0, f32::fact(shape).into()).unwrap().into_optimized().unwrap().into_runnable().unwrap();
-        let ours = siamese_wasm::encoder::runnable(siamese_wasm::onnx::decode(bytes).unwrap(), shape, what).unwrap();
+        let theirs = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .unwrap()
+            .with_input_fact(0, f32::fact(shape).into())
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let ours = siamese_wasm::encoder::runnable(
+            siamese_wasm::onnx::decode(bytes).unwrap(),
+            shape,
+            what,
+        )
+        .unwrap();
         let (want, got) = (run(&theirs), run(&ours));
         assert_eq!(got.len(), want.len(), "{what}");
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -657,4 +929,3 @@ fn shipped_networks_compute_what_tract_onnx_computes() {
         assert!(scale > 0.0 && worst <= 1e-5 * scale, "{what}: off by {worst} of {scale}");
     }
 }
-

@@ -20,7 +20,10 @@ use js_sys::{Array, Float32Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode, IdbVersionChangeEvent};
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest,
+    IdbTransaction, IdbTransactionMode, IdbVersionChangeEvent,
+};
 
 /// Bump with a migration step in [`upgrade`] whenever the layout changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,7 +46,10 @@ async fn request(req: &IdbRequest) -> Result<JsValue> {
     });
     match JsFuture::from(p).await {
         Ok(_) => req.result().map_err(|e| storage(&e)),
-        Err(_) => Err(req.error().ok().flatten().map_or_else(|| err(ErrorCode::StorageError, "IndexedDB request failed"), |e| dom_error(&e))),
+        Err(_) => Err(req.error().ok().flatten().map_or_else(
+            || err(ErrorCode::StorageError, "IndexedDB request failed"),
+            |e| dom_error(&e),
+        )),
     }
 }
 
@@ -54,8 +60,14 @@ fn storage(e: &JsValue) -> Error {
 /// Maps the DOMException a request or transaction failed with to our codes.
 fn dom_error(e: &web_sys::DomException) -> Error {
     match e.name().as_str() {
-        "QuotaExceededError" => err(ErrorCode::StorageFull, format!("the browser's storage is full; nothing was written ({})", e.message())),
-        "ConstraintError" => err(ErrorCode::DuplicateId, format!("already enrolled (pass replace: true to replace): {}", e.message())),
+        "QuotaExceededError" => err(
+            ErrorCode::StorageFull,
+            format!("the browser's storage is full; nothing was written ({})", e.message()),
+        ),
+        "ConstraintError" => err(
+            ErrorCode::DuplicateId,
+            format!("already enrolled (pass replace: true to replace): {}", e.message()),
+        ),
         name => err(ErrorCode::StorageError, format!("IndexedDB {name}: {}", e.message())),
     }
 }
@@ -92,14 +104,19 @@ pub struct Db {
 
 impl Db {
     pub async fn open(name: &str) -> Result<Db> {
-        let factory = factory().ok_or_else(|| err(ErrorCode::StorageError, "this environment has no IndexedDB"))?;
-        let req: IdbOpenDbRequest = factory.open_with_u32(name, SCHEMA_VERSION).map_err(|e| storage(&e))?;
+        let factory = factory()
+            .ok_or_else(|| err(ErrorCode::StorageError, "this environment has no IndexedDB"))?;
+        let req: IdbOpenDbRequest =
+            factory.open_with_u32(name, SCHEMA_VERSION).map_err(|e| storage(&e))?;
         let on_upgrade = Closure::<dyn FnMut(IdbVersionChangeEvent)>::new({
             let req = req.clone();
             move |e: IdbVersionChangeEvent| {
                 if let Some(db) = req.result().ok().and_then(|d| d.dyn_into::<IdbDatabase>().ok()) {
                     if let Err(x) = upgrade(&db, e.old_version() as u32) {
-                        web_sys::console::error_2(&"siamese-wasm: IndexedDB upgrade failed".into(), &x);
+                        web_sys::console::error_2(
+                            &"siamese-wasm: IndexedDB upgrade failed".into(),
+                            &x,
+                        );
                         if let Some(tx) = req.transaction() {
                             let _ = tx.abort();
                         }
@@ -131,14 +148,22 @@ impl Db {
 
     pub async fn meta(&self, key: &str) -> Result<JsValue> {
         let tx = self.tx(&[META], IdbTransactionMode::Readonly)?;
-        let req = tx.object_store(META).map_err(|e| storage(&e))?.get(&key.into()).map_err(|e| storage(&e))?;
+        let req = tx
+            .object_store(META)
+            .map_err(|e| storage(&e))?
+            .get(&key.into())
+            .map_err(|e| storage(&e))?;
         request(&req).await
     }
 
     /// Every stored identity.
     pub async fn identities(&self) -> Result<Vec<Identity>> {
         let tx = self.tx(&[IDENTITIES], IdbTransactionMode::Readonly)?;
-        let req = tx.object_store(IDENTITIES).map_err(|e| storage(&e))?.get_all().map_err(|e| storage(&e))?;
+        let req = tx
+            .object_store(IDENTITIES)
+            .map_err(|e| storage(&e))?
+            .get_all()
+            .map_err(|e| storage(&e))?;
         let all: Array = request(&req).await?.unchecked_into();
         all.iter().map(|r| from_record(&r)).collect()
     }
@@ -172,7 +197,15 @@ impl Db {
         }
         match JsFuture::from(done).await {
             Ok(_) => Ok(()),
-            Err(_) => Err(tx.error().map_or_else(|| err(ErrorCode::StorageError, "the IndexedDB transaction was aborted; nothing was written"), |e| dom_error(&e))),
+            Err(_) => Err(tx.error().map_or_else(
+                || {
+                    err(
+                        ErrorCode::StorageError,
+                        "the IndexedDB transaction was aborted; nothing was written",
+                    )
+                },
+                |e| dom_error(&e),
+            )),
         }
     }
 }
@@ -185,7 +218,8 @@ impl Drop for Db {
 
 fn to_record(i: &Identity) -> JsValue {
     let o = Object::new();
-    let samples: Array = i.samples.iter().map(|s| JsValue::from(Float32Array::from(s.as_slice()))).collect();
+    let samples: Array =
+        i.samples.iter().map(|s| JsValue::from(Float32Array::from(s.as_slice()))).collect();
     let set = |k: &str, v: &JsValue| {
         let _ = Reflect::set(&o, &k.into(), v);
     };
@@ -202,7 +236,8 @@ fn to_record(i: &Identity) -> JsValue {
 fn from_record(r: &JsValue) -> Result<Identity> {
     let bad = || err(ErrorCode::StorageError, "a stored identity record is malformed");
     let id = Reflect::get(r, &"id".into()).ok().and_then(|v| v.as_string()).ok_or_else(bad)?;
-    let samples = Reflect::get(r, &"samples".into()).ok().filter(Array::is_array).ok_or_else(bad)?;
+    let samples =
+        Reflect::get(r, &"samples".into()).ok().filter(Array::is_array).ok_or_else(bad)?;
     let samples = samples
         .unchecked_into::<Array>()
         .iter()

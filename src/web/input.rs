@@ -13,7 +13,11 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// One enrolment or query sample.
 pub enum Sample {
-    Pixels { width: usize, height: usize, rgba: Vec<u8> },
+    Pixels {
+        width: usize,
+        height: usize,
+        rgba: Vec<u8>,
+    },
     Strokes(Strokes),
     /// A ready embedding (a `Float32Array` of the model's dimension).
     Embedding(Vec<f32>),
@@ -32,7 +36,10 @@ fn pixels(x: f64, what: &str) -> Result<usize> {
     if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64 {
         Ok(x as usize)
     } else {
-        Err(err(ErrorCode::BadInput, format!("image {what} must be a whole number of pixels (got {x})")))
+        Err(err(
+            ErrorCode::BadInput,
+            format!("image {what} must be a whole number of pixels (got {x})"),
+        ))
     }
 }
 
@@ -45,7 +52,12 @@ pub fn read_image(v: &JsValue) -> Result<(usize, usize, Vec<u8>)> {
     if !data.is_undefined() {
         let (w, h) = match (size_of(v, "width"), size_of(v, "height")) {
             (Some(w), Some(h)) => (pixels(w, "width")?, pixels(h, "height")?),
-            _ => return Err(err(ErrorCode::BadInput, "an RGBA input needs numeric width and height")),
+            _ => {
+                return Err(err(
+                    ErrorCode::BadInput,
+                    "an RGBA input needs numeric width and height",
+                ))
+            }
         };
         if w == 0 || h == 0 {
             return Err(err(ErrorCode::EmptyImage, format!("image is {w}x{h}")));
@@ -60,16 +72,27 @@ pub fn read_image(v: &JsValue) -> Result<(usize, usize, Vec<u8>)> {
             for x in a.iter() {
                 match x.as_f64() {
                     Some(x) if x.is_finite() => out.push(x.clamp(0.0, 255.0).round() as u8),
-                    Some(_) => return Err(err(ErrorCode::NotFinite, "pixel data has NaN or infinite values")),
+                    Some(_) => {
+                        return Err(err(
+                            ErrorCode::NotFinite,
+                            "pixel data has NaN or infinite values",
+                        ))
+                    }
                     None => return Err(err(ErrorCode::BadInput, "pixel data must be numbers")),
                 }
             }
             out
         } else {
-            return Err(err(ErrorCode::BadInput, "data must be a Uint8ClampedArray, Uint8Array or array of RGBA bytes"));
+            return Err(err(
+                ErrorCode::BadInput,
+                "data must be a Uint8ClampedArray, Uint8Array or array of RGBA bytes",
+            ));
         };
         if rgba.len() != w * h * 4 {
-            return Err(err(ErrorCode::BadShape, format!("{} bytes for a {w}x{h} RGBA image (expected {})", rgba.len(), w * h * 4)));
+            return Err(err(
+                ErrorCode::BadShape,
+                format!("{} bytes for a {w}x{h} RGBA image (expected {})", rgba.len(), w * h * 4),
+            ));
         }
         return Ok((w, h, rgba));
     }
@@ -86,7 +109,11 @@ fn draw_and_read(src: &JsValue) -> Result<(usize, usize, Vec<u8>)> {
         .ok_or_else(|| err(ErrorCode::BadInput, "not an image: expected ImageData, a canvas, OffscreenCanvas, <img>, ImageBitmap or {width, height, data}"))?;
     let (w, h) = (pixels(w, "width")?, pixels(h, "height")?);
     if w == 0 || h == 0 {
-        let hint = if get(src, "complete").as_bool() == Some(false) { " (the image has not loaded yet: await img.decode() first)" } else { "" };
+        let hint = if get(src, "complete").as_bool() == Some(false) {
+            " (the image has not loaded yet: await img.decode() first)"
+        } else {
+            ""
+        };
         return Err(err(ErrorCode::EmptyImage, format!("image is {w}x{h}{hint}")));
     }
     let canvas = web_sys::OffscreenCanvas::new(w as u32, h as u32)
@@ -98,21 +125,29 @@ fn draw_and_read(src: &JsValue) -> Result<(usize, usize, Vec<u8>)> {
         .and_then(|c| c.dyn_into().ok())
         .ok_or_else(|| err(ErrorCode::BadInput, "cannot get a 2D context to read the image"))?;
     let draw: Function = get(ctx.as_ref(), "drawImage").unchecked_into();
-    draw.call3(ctx.as_ref(), src, &0.into(), &0.into())
-        .map_err(|e| err(ErrorCode::BadInput, format!("cannot draw this input as an image: {}", describe(&e))))?;
-    let data = ctx
-        .get_image_data(0.0, 0.0, w as f64, h as f64)
-        .map_err(|e| err(ErrorCode::BadInput, format!("cannot read the image's pixels (a cross-origin image?): {}", describe(&e))))?;
+    draw.call3(ctx.as_ref(), src, &0.into(), &0.into()).map_err(|e| {
+        err(ErrorCode::BadInput, format!("cannot draw this input as an image: {}", describe(&e)))
+    })?;
+    let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).map_err(|e| {
+        err(
+            ErrorCode::BadInput,
+            format!("cannot read the image's pixels (a cross-origin image?): {}", describe(&e)),
+        )
+    })?;
     Ok((w, h, data.data().0))
 }
 
 /// Reads pen strokes: `[[{x, y, t?, p?}, ...], ...]`.
 pub fn read_strokes(v: &JsValue) -> Result<Strokes> {
     if !Array::is_array(v) {
-        return Err(err(ErrorCode::BadInput, "strokes must be an array of strokes, each an array of {x, y, t?, p?} points"));
+        return Err(err(
+            ErrorCode::BadInput,
+            "strokes must be an array of strokes, each an array of {x, y, t?, p?} points",
+        ));
     }
-    serde_wasm_bindgen::from_value(v.clone())
-        .map_err(|e| err(ErrorCode::BadInput, format!("strokes must be [[{{x, y, t?, p?}}, ...], ...]: {e}")))
+    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
+        err(ErrorCode::BadInput, format!("strokes must be [[{{x, y, t?, p?}}, ...], ...]: {e}"))
+    })
 }
 
 /// Reads an embedding given as a `Float32Array` or an array of numbers.
@@ -121,12 +156,24 @@ pub fn read_embedding(v: &JsValue, dim: usize) -> Result<Vec<f32>> {
         a.to_vec()
     } else if Array::is_array(v) {
         let a: &Array = v.unchecked_ref();
-        a.iter().map(|x| x.as_f64().map(|x| x as f32).ok_or_else(|| err(ErrorCode::BadInput, "an embedding must hold numbers"))).collect::<Result<_>>()?
+        a.iter()
+            .map(|x| {
+                x.as_f64()
+                    .map(|x| x as f32)
+                    .ok_or_else(|| err(ErrorCode::BadInput, "an embedding must hold numbers"))
+            })
+            .collect::<Result<_>>()?
     } else {
-        return Err(err(ErrorCode::BadInput, "an embedding must be a Float32Array or an array of numbers"));
+        return Err(err(
+            ErrorCode::BadInput,
+            "an embedding must be a Float32Array or an array of numbers",
+        ));
     };
     if e.len() != dim {
-        return Err(err(ErrorCode::BadShape, format!("an embedding of {} values; the model's have {dim}", e.len())));
+        return Err(err(
+            ErrorCode::BadShape,
+            format!("an embedding of {} values; the model's have {dim}", e.len()),
+        ));
     }
     if e.iter().any(|x| !x.is_finite()) {
         return Err(err(ErrorCode::NotFinite, "the embedding has NaN or infinite values"));

@@ -12,13 +12,13 @@ use super::input::{read_embedding, read_sample, read_strokes, Sample};
 use crate::calibrate;
 use crate::dynamics::{self, is_timed, Trajectory};
 use crate::encoder::Encoder;
-use crate::face::{embed_largest_face, FaceBox, FaceFinder};
-use crate::preprocess::RgbImage;
 use crate::error::{ErrorCode, Result};
 use crate::export::{fingerprint, hex, short, GalleryExport, ModelRef};
+use crate::face::{embed_largest_face, FaceBox, FaceFinder};
 use crate::gallery::{check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match};
 use crate::metadata::ModelMetadata;
 use crate::metrics::Metric;
+use crate::preprocess::RgbImage;
 use crate::strokes::Strokes;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
@@ -150,7 +150,10 @@ impl DbChoice {
         let have_idb = idb::factory().is_some();
         match self {
             DbChoice::Default => Ok(have_idb.then(|| DEFAULT_DB.to_string())),
-            DbChoice::Named(_) if !have_idb => Err(err(ErrorCode::StorageError, "this environment has no IndexedDB; pass {db: false} for an in-memory gallery")),
+            DbChoice::Named(_) if !have_idb => Err(err(
+                ErrorCode::StorageError,
+                "this environment has no IndexedDB; pass {db: false} for an in-memory gallery",
+            )),
             DbChoice::Named(n) => Ok(Some(n.clone())),
             DbChoice::Memory => Ok(None),
         }
@@ -170,7 +173,11 @@ fn crop_to_js(crop: &RgbImage) -> JsValue {
     let o = Object::new();
     let _ = Reflect::set(&o, &"width".into(), &(crop.width() as u32).into());
     let _ = Reflect::set(&o, &"height".into(), &(crop.height() as u32).into());
-    let _ = Reflect::set(&o, &"data".into(), &js_sys::Uint8ClampedArray::from(crop.to_rgba().as_slice()));
+    let _ = Reflect::set(
+        &o,
+        &"data".into(),
+        &js_sys::Uint8ClampedArray::from(crop.to_rgba().as_slice()),
+    );
     o.into()
 }
 
@@ -191,13 +198,18 @@ impl LoadOptions {
         } else if let Some(s) = db.as_string().filter(|s| !s.is_empty()) {
             DbChoice::Named(s)
         } else {
-            return Err(err(ErrorCode::BadOptions, "options.db must be a database name, or false for an in-memory gallery"));
+            return Err(err(
+                ErrorCode::BadOptions,
+                "options.db must be a database name, or false for an in-memory gallery",
+            ));
         };
         let threshold = opt(o, "threshold");
         let threshold = if is_absent(&threshold) {
             None
         } else {
-            Some(threshold.as_f64().filter(|t| t.is_finite()).ok_or_else(|| err(ErrorCode::BadOptions, "options.threshold must be a finite number"))? as f32)
+            Some(threshold.as_f64().filter(|t| t.is_finite()).ok_or_else(|| {
+                err(ErrorCode::BadOptions, "options.threshold must be a finite number")
+            })? as f32)
         };
         let op = opt(o, "operatingPoint");
         let operating_point = if is_absent(&op) {
@@ -210,15 +222,28 @@ impl LoadOptions {
             return Err(err(ErrorCode::BadOptions, "options.operatingPoint must be a point's name ('eer', 'far1', 'far01') or a false-accept rate in (0, 1]"));
         };
         if operating_point.is_some() && threshold.is_some() {
-            return Err(err(ErrorCode::BadOptions, "give options.threshold or options.operatingPoint, not both"));
+            return Err(err(
+                ErrorCode::BadOptions,
+                "give options.threshold or options.operatingPoint, not both",
+            ));
         }
         let p = opt(o, "onProgress");
-        let on_progress = if is_absent(&p) { None } else { Some(p.dyn_into::<Function>().map_err(|_| err(ErrorCode::BadOptions, "options.onProgress must be a function"))?) };
+        let on_progress =
+            if is_absent(&p) {
+                None
+            } else {
+                Some(p.dyn_into::<Function>().map_err(|_| {
+                    err(ErrorCode::BadOptions, "options.onProgress must be a function")
+                })?)
+            };
         let m = opt(o, "metadata");
         let metadata = if is_absent(&m) {
             None
         } else {
-            Some(serde_wasm_bindgen::from_value(m).map_err(|e| err(ErrorCode::BadOptions, format!("options.metadata: {e}")))?)
+            Some(
+                serde_wasm_bindgen::from_value(m)
+                    .map_err(|e| err(ErrorCode::BadOptions, format!("options.metadata: {e}")))?,
+            )
         };
         let f = opt(o, "faces");
         // false or null: whole pictures (the package's entry gives models.face its face
@@ -232,7 +257,15 @@ impl LoadOptions {
             }
             Some((d, l))
         };
-        Ok(LoadOptions { db, threshold, operating_point, on_progress, reset: opt(o, "reset").is_truthy(), metadata, faces })
+        Ok(LoadOptions {
+            db,
+            threshold,
+            operating_point,
+            on_progress,
+            reset: opt(o, "reset").is_truthy(),
+            metadata,
+            faces,
+        })
     }
 
     fn progress(&self, phase: &str, loaded: f64, total: Option<f64>) {
@@ -256,10 +289,17 @@ fn call0(o: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue> {
 
 /// Fetches `url`, reporting download progress.
 async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
-    let failed = |m: String| err(ErrorCode::FetchFailed, format!("cannot fetch the model from {url}: {m}"));
-    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).ok().and_then(|f| f.dyn_into().ok()).ok_or_else(|| failed("no fetch() here; pass the model's bytes".into()))?;
+    let failed =
+        |m: String| err(ErrorCode::FetchFailed, format!("cannot fetch the model from {url}: {m}"));
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| failed("no fetch() here; pass the model's bytes".into()))?;
     let resp = fetch.call1(&JsValue::NULL, &url.into()).map_err(|e| failed(describe(&e)))?;
-    let resp: web_sys::Response = JsFuture::from(Promise::from(resp)).await.map_err(|e| failed(describe(&e)))?.unchecked_into();
+    let resp: web_sys::Response = JsFuture::from(Promise::from(resp))
+        .await
+        .map_err(|e| failed(describe(&e)))?
+        .unchecked_into();
     if !resp.ok() {
         return Err(failed(format!("HTTP {} {}", resp.status(), resp.status_text())));
     }
@@ -272,11 +312,17 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
             let mut bytes = Vec::with_capacity(total.unwrap_or(0.0) as usize);
             let reader = body.get_reader();
             loop {
-                let chunk = JsFuture::from(Promise::from(call0(&reader, "read").map_err(|e| failed(describe(&e)))?)).await.map_err(|e| failed(describe(&e)))?;
+                let chunk = JsFuture::from(Promise::from(
+                    call0(&reader, "read").map_err(|e| failed(describe(&e)))?,
+                ))
+                .await
+                .map_err(|e| failed(describe(&e)))?;
                 if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
                     break;
                 }
-                let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| failed(describe(&e)))?.unchecked_into();
+                let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+                    .map_err(|e| failed(describe(&e)))?
+                    .unchecked_into();
                 let at = bytes.len();
                 bytes.resize(at + value.length() as usize, 0);
                 value.copy_to(&mut bytes[at..]);
@@ -285,7 +331,9 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
             Ok(bytes)
         }
         None => {
-            let buf = JsFuture::from(resp.array_buffer().map_err(|e| failed(describe(&e)))?).await.map_err(|e| failed(describe(&e)))?;
+            let buf = JsFuture::from(resp.array_buffer().map_err(|e| failed(describe(&e)))?)
+                .await
+                .map_err(|e| failed(describe(&e)))?;
             let bytes = Uint8Array::new(&buf).to_vec();
             opts.progress("download", bytes.len() as f64, total);
             Ok(bytes)
@@ -307,18 +355,27 @@ async fn model_bytes(model: &JsValue, opts: &LoadOptions) -> Result<Vec<u8>> {
     if model.is_instance_of::<js_sys::ArrayBuffer>() {
         return Ok(Uint8Array::new(model).to_vec());
     }
-    if let Some(v) = model.dyn_ref::<js_sys::Object>().filter(|_| js_sys::ArrayBuffer::is_view(model)) {
+    if let Some(v) =
+        model.dyn_ref::<js_sys::Object>().filter(|_| js_sys::ArrayBuffer::is_view(model))
+    {
         let buf = Reflect::get(v, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
-        let off = Reflect::get(v, &"byteOffset".into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0) as u32;
-        let len = Reflect::get(v, &"byteLength".into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0) as u32;
+        let off = Reflect::get(v, &"byteOffset".into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0)
+            as u32;
+        let len = Reflect::get(v, &"byteLength".into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0)
+            as u32;
         return Ok(Uint8Array::new_with_byte_offset_and_length(&buf, off, len).to_vec());
     }
     let url = if let Some(s) = model.as_string() {
         s
-    } else if model.is_object() && Reflect::get(model, &"href".into()).map(|h| h.is_string()).unwrap_or(false) {
+    } else if model.is_object()
+        && Reflect::get(model, &"href".into()).map(|h| h.is_string()).unwrap_or(false)
+    {
         Reflect::get(model, &"href".into()).unwrap().as_string().unwrap()
     } else {
-        return Err(err(ErrorCode::BadInput, "the model must be its bytes (Uint8Array or ArrayBuffer) or a URL"));
+        return Err(err(
+            ErrorCode::BadInput,
+            "the model must be its bytes (Uint8Array or ArrayBuffer) or a URL",
+        ));
     };
     fetch_bytes(&url, opts).await
 }
@@ -335,13 +392,24 @@ fn engine_sha256(bytes: &[u8]) -> Option<Promise> {
     let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).ok().filter(|v| v.is_object());
     let subtle = get(&js_sys::global(), "crypto").and_then(|c| get(&c, "subtle"))?;
     let digest = Reflect::get(&subtle, &"digest".into()).ok()?.dyn_into::<Function>().ok()?;
-    digest.call2(&subtle, &"SHA-256".into(), &Uint8Array::from(bytes)).ok()?.dyn_into::<Promise>().ok()
+    digest
+        .call2(&subtle, &"SHA-256".into(), &Uint8Array::from(bytes))
+        .ok()?
+        .dyn_into::<Promise>()
+        .ok()
 }
 
 /// Opens (or joins) the gallery for `model` in database `name`.
 async fn open_shared(name: Option<String>, model: &ModelRef, reset: bool) -> Result<Rc<Shared>> {
     let Some(name) = name else {
-        return Ok(Rc::new(Shared { model: model.clone(), gallery: RefCell::new(Gallery::new(model.embedding_dim, model.metric)), db: None, stale: Rc::new(Cell::new(false)), channel: None, _on_message: None }));
+        return Ok(Rc::new(Shared {
+            model: model.clone(),
+            gallery: RefCell::new(Gallery::new(model.embedding_dim, model.metric)),
+            db: None,
+            stale: Rc::new(Cell::new(false)),
+            channel: None,
+            _on_message: None,
+        }));
     };
     if let Some(live) = OPEN.with(|o| o.borrow().get(&name).and_then(Weak::upgrade)) {
         if live.model.fingerprint == model.fingerprint {
@@ -352,10 +420,15 @@ async fn open_shared(name: Option<String>, model: &ModelRef, reset: bool) -> Res
     let db = Db::open(&name).await?;
     let stored: Option<ModelRef> = {
         let v = db.meta(idb::MODEL_KEY).await?;
-        if v.is_undefined() { None } else { serde_wasm_bindgen::from_value(v).ok() }
+        if v.is_undefined() {
+            None
+        } else {
+            serde_wasm_bindgen::from_value(v).ok()
+        }
     };
     let mut ids = db.identities().await?;
-    let binding = serde_wasm_bindgen::to_value(model).map_err(|e| err(ErrorCode::StorageError, e.to_string()))?;
+    let binding = serde_wasm_bindgen::to_value(model)
+        .map_err(|e| err(ErrorCode::StorageError, e.to_string()))?;
     match stored {
         Some(s) if s.fingerprint == model.fingerprint => {}
         // Embeddings of another model are never compared: refuse, unless asked to start over
@@ -376,7 +449,14 @@ async fn open_shared(name: Option<String>, model: &ModelRef, reset: bool) -> Res
         c.set_onmessage(Some(f.as_ref().unchecked_ref()));
         f
     });
-    let shared = Rc::new(Shared { model: model.clone(), gallery: RefCell::new(gallery), db: Some(db), stale, channel, _on_message: on_message });
+    let shared = Rc::new(Shared {
+        model: model.clone(),
+        gallery: RefCell::new(gallery),
+        db: Some(db),
+        stale,
+        channel,
+        _on_message: on_message,
+    });
     OPEN.with(|o| o.borrow_mut().insert(name, Rc::downgrade(&shared)));
     Ok(shared)
 }
@@ -449,7 +529,12 @@ impl Inner {
     /// has face models, else of the whole picture.
     fn embed_pixels(&self, width: usize, height: usize, rgba: &[u8]) -> Result<Vec<f32>> {
         match &self.faces {
-            Some(f) => Ok(embed_largest_face(&self.encoder, f, &RgbImage::from_rgba(width, height, rgba)?)?.1),
+            Some(f) => Ok(embed_largest_face(
+                &self.encoder,
+                f,
+                &RgbImage::from_rgba(width, height, rgba)?,
+            )?
+            .1),
             None => self.encoder.embed_rgba(width, height, rgba),
         }
     }
@@ -484,7 +569,8 @@ impl Verifier {
     /// Loads a model (bytes or URL) and opens its gallery.
     #[wasm_bindgen(unchecked_return_type = "Verifier")]
     pub async fn load(
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | string | URL")] model: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | string | URL")]
+        model: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions")] options: Option<JsValue>,
     ) -> JsResult<Verifier> {
         Self::load_inner(model, options.unwrap_or(JsValue::UNDEFINED)).await.map_err(to_js)
@@ -499,9 +585,13 @@ impl Verifier {
         opts.progress("compile", bytes.len() as f64, Some(bytes.len() as f64));
         let encoder = Encoder::from_bytes(&bytes, opts.metadata.clone())?;
         // Before the store opens, so a point the model lacks changes nothing.
-        let chosen = opts.operating_point.as_ref().map(|c| c.threshold(&encoder.meta)).transpose()?;
+        let chosen =
+            opts.operating_point.as_ref().map(|c| c.threshold(&encoder.meta)).transpose()?;
         let faces = match &opts.faces {
-            Some((d, l)) => Some(FaceFinder::from_bytes(&model_bytes(d, &opts).await?, &model_bytes(l, &opts).await?)?),
+            Some((d, l)) => Some(FaceFinder::from_bytes(
+                &model_bytes(d, &opts).await?,
+                &model_bytes(l, &opts).await?,
+            )?),
             None => None,
         };
         let model_fingerprint = match digest {
@@ -509,17 +599,33 @@ impl Verifier {
             None => None,
         }
         .unwrap_or_else(|| fingerprint(&bytes));
-        let model = ModelRef { fingerprint: model_fingerprint, name: encoder.meta.name.clone(), embedding_dim: encoder.meta.embedding_dim, metric: encoder.meta.metric };
+        let model = ModelRef {
+            fingerprint: model_fingerprint,
+            name: encoder.meta.name.clone(),
+            embedding_dim: encoder.meta.embedding_dim,
+            metric: encoder.meta.metric,
+        };
         drop(bytes);
         opts.progress("store", 0.0, None);
         let shared = open_shared(opts.db.resolve()?, &model, opts.reset).await?;
         let threshold = opts.threshold.or(chosen).unwrap_or(encoder.meta.threshold);
         opts.progress("ready", 1.0, Some(1.0));
-        Ok(Verifier { inner: Rc::new(Inner { encoder, faces, threshold: Cell::new(threshold), motion_threshold: Cell::new(dynamics::THRESHOLD), shared }) })
+        Ok(Verifier {
+            inner: Rc::new(Inner {
+                encoder,
+                faces,
+                threshold: Cell::new(threshold),
+                motion_threshold: Cell::new(dynamics::THRESHOLD),
+                shared,
+            }),
+        })
     }
 
     /// The embedding of an image (of its largest face, with face models).
-    pub fn embed(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<Float32Array> {
+    pub fn embed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue,
+    ) -> JsResult<Float32Array> {
         let (w, h, rgba) = super::input::read_image(&input).map_err(to_js)?;
         let e = self.inner.embed_pixels(w, h, &rgba).map_err(to_js)?;
         Ok(Float32Array::from(e.as_slice()))
@@ -527,7 +633,10 @@ impl Verifier {
 
     /// The faces in an image, best score first: `[{x, y, width, height, score}]` in pixels.
     #[wasm_bindgen(js_name = detectFaces, unchecked_return_type = "FaceBox[]")]
-    pub fn detect_faces(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<JsValue> {
+    pub fn detect_faces(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue,
+    ) -> JsResult<JsValue> {
         let run = || -> Result<Vec<FaceBox>> {
             let finder = self.inner.face_finder()?;
             let (w, h, rgba) = super::input::read_image(&input)?;
@@ -546,9 +655,16 @@ impl Verifier {
     ) -> JsResult<JsValue> {
         let run = || -> Result<JsValue> {
             let finder = self.inner.face_finder()?;
-            let face: FaceBox = serde_wasm_bindgen::from_value(face).map_err(|e| err(ErrorCode::BadInput, format!("the face box: {e}")))?;
-            if ![face.x, face.y, face.width, face.height].iter().all(|v| v.is_finite()) || face.width <= 0.0 || face.height <= 0.0 {
-                return Err(err(ErrorCode::BadInput, "the face box needs finite x, y and a positive width and height"));
+            let face: FaceBox = serde_wasm_bindgen::from_value(face)
+                .map_err(|e| err(ErrorCode::BadInput, format!("the face box: {e}")))?;
+            if ![face.x, face.y, face.width, face.height].iter().all(|v| v.is_finite())
+                || face.width <= 0.0
+                || face.height <= 0.0
+            {
+                return Err(err(
+                    ErrorCode::BadInput,
+                    "the face box needs finite x, y and a positive width and height",
+                ));
             }
             let (w, h, rgba) = super::input::read_image(&input)?;
             Ok(crop_to_js(&finder.align(&RgbImage::from_rgba(w, h, &rgba)?, &face)?))
@@ -559,7 +675,10 @@ impl Verifier {
     /// The face `embed` would use, the largest one, and its aligned crop:
     /// `{box, crop: {width, height, data}}`; `no_face` when there is none.
     #[wasm_bindgen(js_name = largestFace, unchecked_return_type = "{box: FaceBox, crop: {width: number, height: number, data: Uint8ClampedArray}}")]
-    pub fn largest_face(&self, #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue) -> JsResult<JsValue> {
+    pub fn largest_face(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageInput")] input: JsValue,
+    ) -> JsResult<JsValue> {
         let run = || -> Result<JsValue> {
             let finder = self.inner.face_finder()?;
             let (w, h, rgba) = super::input::read_image(&input)?;
@@ -589,7 +708,10 @@ impl Verifier {
 
     /// The embedding of a pen drawing, rendered as the trainer renders pen data.
     #[wasm_bindgen(js_name = embedStrokes)]
-    pub fn embed_strokes(&self, #[wasm_bindgen(unchecked_param_type = "Strokes")] strokes: JsValue) -> JsResult<Float32Array> {
+    pub fn embed_strokes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Strokes")] strokes: JsValue,
+    ) -> JsResult<Float32Array> {
         let s = read_strokes(&strokes).map_err(to_js)?;
         let e = self.inner.encoder.embed_strokes(&s).map_err(to_js)?;
         Ok(Float32Array::from(e.as_slice()))
@@ -633,7 +755,10 @@ impl Verifier {
     #[wasm_bindgen(setter, js_name = motionThreshold)]
     pub fn set_motion_threshold(&self, t: f32) -> JsResult<()> {
         if !(t.is_finite() && t > 0.0) {
-            return Err(to_js(err(ErrorCode::BadOptions, "the motion threshold must be a positive finite number")));
+            return Err(to_js(err(
+                ErrorCode::BadOptions,
+                "the motion threshold must be a positive finite number",
+            )));
         }
         self.inner.motion_threshold.set(t);
         Ok(())
@@ -673,14 +798,23 @@ impl Verifier {
             check_id(&id)?;
             let replace = opt(&options, "replace").is_truthy();
             if !Array::is_array(&inputs) || inputs.unchecked_ref::<Array>().length() == 0 {
-                return Err(err(ErrorCode::BadInput, "enroll takes an array of one or more samples"));
+                return Err(err(
+                    ErrorCode::BadInput,
+                    "enroll takes an array of one or more samples",
+                ));
             }
             // Every sample is embedded before anything is written: one bad sample enrols nothing.
-            let embedded = inputs.unchecked_ref::<Array>().iter().map(|x| inner.embed_keeping_strokes(&x)).collect::<Result<Vec<_>>>()?;
+            let embedded = inputs
+                .unchecked_ref::<Array>()
+                .iter()
+                .map(|x| inner.embed_keeping_strokes(&x))
+                .collect::<Result<Vec<_>>>()?;
             let n = embedded.len();
-            let (samples, strokes): (Vec<Vec<f32>>, Vec<Option<Strokes>>) = embedded.into_iter().unzip();
+            let (samples, strokes): (Vec<Vec<f32>>, Vec<Option<Strokes>>) =
+                embedded.into_iter().unzip();
             // Timed strokes for every sample: an online signature, whose motion is kept too.
-            let strokes: Vec<Strokes> = strokes.into_iter().collect::<Option<_>>().unwrap_or_default();
+            let strokes: Vec<Strokes> =
+                strokes.into_iter().collect::<Option<_>>().unwrap_or_default();
             let ident = Identity { id: id.clone(), samples, strokes };
             // The drawings' trajectories are checked before anything is written.
             check_strokes(&id, &ident.strokes, n)?;
@@ -689,7 +823,13 @@ impl Verifier {
             if !replace && shared.gallery.borrow().contains(&id) {
                 return Err(duplicate(&id));
             }
-            shared.commit(vec![if replace { Write::Put(ident.clone()) } else { Write::Add(ident.clone()) }]).await?;
+            shared
+                .commit(vec![if replace {
+                    Write::Put(ident.clone())
+                } else {
+                    Write::Add(ident.clone())
+                }])
+                .await?;
             shared.gallery.borrow_mut().insert_identity(ident, true)?;
             Ok(to_js_value(&Listed { id: &id, samples: n }))
         })
@@ -697,7 +837,11 @@ impl Verifier {
 
     /// Scores `input` against `id`'s template.
     #[wasm_bindgen(unchecked_return_type = "Promise<VerifyResult>")]
-    pub fn verify(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue, #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue) -> Promise {
+    pub fn verify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let id = read_id(&id)?;
@@ -710,10 +854,12 @@ impl Verifier {
             // copies the shape rarely copies the order, direction and rhythm of the strokes.
             let motion = match &strokes {
                 // A drawing with no usable motion (a pen that never moved) is as far as can be.
-                Some(s) if g.has_motion(&id) => Trajectory::from_strokes(s).map_or(Ok(Some(f32::MAX)), |t| g.motion_distance(&id, &t))?.map(|distance| {
-                    let threshold = inner.motion_threshold.get();
-                    MotionResult { distance, threshold, is_match: distance <= threshold }
-                }),
+                Some(s) if g.has_motion(&id) => Trajectory::from_strokes(s)
+                    .map_or(Ok(Some(f32::MAX)), |t| g.motion_distance(&id, &t))?
+                    .map(|distance| {
+                        let threshold = inner.motion_threshold.get();
+                        MotionResult { distance, threshold, is_match: distance <= threshold }
+                    }),
                 _ => None,
             };
             let is_match = score >= threshold && motion.as_ref().is_none_or(|m| m.is_match);
@@ -723,14 +869,22 @@ impl Verifier {
 
     /// The `k` (default 5) enrolled identities most like `input`, best first.
     #[wasm_bindgen(unchecked_return_type = "Promise<IdentifyResult[]>")]
-    pub fn identify(&self, #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue, k: Option<u32>) -> Promise {
+    pub fn identify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Input")] input: JsValue,
+        k: Option<u32>,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let q = inner.embed_any(&input)?;
             inner.shared.refresh().await?;
-            let hits: Vec<Match> = inner.shared.gallery.borrow().search(&q, k.unwrap_or(5) as usize)?;
+            let hits: Vec<Match> =
+                inner.shared.gallery.borrow().search(&q, k.unwrap_or(5) as usize)?;
             let t = inner.threshold.get();
-            let hits: Vec<IdentifyHit> = hits.into_iter().map(|m| IdentifyHit { is_match: m.score >= t, id: m.id, score: m.score }).collect();
+            let hits: Vec<IdentifyHit> = hits
+                .into_iter()
+                .map(|m| IdentifyHit { is_match: m.score >= t, id: m.id, score: m.score })
+                .collect();
             Ok(to_js_value(&hits))
         })
     }
@@ -742,7 +896,11 @@ impl Verifier {
         promise(async move {
             inner.shared.refresh().await?;
             let g = inner.shared.gallery.borrow();
-            let l: Vec<Listed> = g.ids().iter().map(|id| Listed { id, samples: g.samples(id).map_or(0, |s| s.len()) }).collect();
+            let l: Vec<Listed> = g
+                .ids()
+                .iter()
+                .map(|id| Listed { id, samples: g.samples(id).map_or(0, |s| s.len()) })
+                .collect();
             Ok(to_js_value(&l))
         })
     }
@@ -781,7 +939,10 @@ impl Verifier {
         let inner = self.inner.clone();
         promise(async move {
             inner.shared.refresh().await?;
-            let e = GalleryExport::new(inner.shared.model.clone(), inner.shared.gallery.borrow().identities());
+            let e = GalleryExport::new(
+                inner.shared.model.clone(),
+                inner.shared.gallery.borrow().identities(),
+            );
             Ok(to_js_value(&e))
         })
     }
@@ -802,19 +963,27 @@ impl Verifier {
             let e: GalleryExport = if let Some(text) = data.as_string() {
                 GalleryExport::from_json(&text, &shared.model)?
             } else {
-                let e: GalleryExport = serde_wasm_bindgen::from_value(data).map_err(|x| err(ErrorCode::BadImport, format!("malformed gallery export: {x}")))?;
+                let e: GalleryExport = serde_wasm_bindgen::from_value(data).map_err(|x| {
+                    err(ErrorCode::BadImport, format!("malformed gallery export: {x}"))
+                })?;
                 e.validate(&shared.model)?;
                 e
             };
             let replace = opt(&options, "replace").is_truthy();
             shared.refresh().await?;
             if !replace {
-                if let Some(dup) = e.identities.iter().find(|i| shared.gallery.borrow().contains(&i.id)) {
+                if let Some(dup) =
+                    e.identities.iter().find(|i| shared.gallery.borrow().contains(&i.id))
+                {
                     return Err(err(ErrorCode::DuplicateId, format!("'{}' is already enrolled; nothing was imported (pass {{replace: true}} to replace)", dup.id)));
                 }
             }
             let n = e.identities.len();
-            let writes = e.identities.iter().map(|i| if replace { Write::Put(i.clone()) } else { Write::Add(i.clone()) }).collect();
+            let writes = e
+                .identities
+                .iter()
+                .map(|i| if replace { Write::Put(i.clone()) } else { Write::Add(i.clone()) })
+                .collect();
             shared.commit(writes).await?;
             let mut g = shared.gallery.borrow_mut();
             for i in e.identities {
@@ -848,7 +1017,14 @@ fn scores(v: &JsValue, what: &str) -> Result<Vec<f32>> {
     let s = if let Some(a) = v.dyn_ref::<Float32Array>() {
         a.to_vec()
     } else if Array::is_array(v) {
-        v.unchecked_ref::<Array>().iter().map(|x| x.as_f64().map(|x| x as f32).ok_or_else(|| err(ErrorCode::BadInput, format!("{what} scores must be numbers")))).collect::<Result<_>>()?
+        v.unchecked_ref::<Array>()
+            .iter()
+            .map(|x| {
+                x.as_f64().map(|x| x as f32).ok_or_else(|| {
+                    err(ErrorCode::BadInput, format!("{what} scores must be numbers"))
+                })
+            })
+            .collect::<Result<_>>()?
     } else {
         return Err(err(ErrorCode::BadInput, format!("{what} scores must be an array of numbers")));
     };
@@ -856,7 +1032,10 @@ fn scores(v: &JsValue, what: &str) -> Result<Vec<f32>> {
         return Err(err(ErrorCode::BadInput, format!("no {what} scores")));
     }
     if s.iter().any(|x| !x.is_finite()) {
-        return Err(err(ErrorCode::NotFinite, format!("{what} scores have NaN or infinite values")));
+        return Err(err(
+            ErrorCode::NotFinite,
+            format!("{what} scores have NaN or infinite values"),
+        ));
     }
     Ok(s)
 }
@@ -880,11 +1059,19 @@ fn calibrate_js(genuine: &JsValue, impostor: &JsValue, options: &JsValue) -> JsR
         let threshold = if is_absent(&target) {
             e.threshold
         } else {
-            let t = target.as_f64().filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| err(ErrorCode::BadOptions, "targetFar must be a number in [0, 1]"))?;
+            let t = target.as_f64().filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| {
+                err(ErrorCode::BadOptions, "targetFar must be a number in [0, 1]")
+            })?;
             calibrate::threshold_for_far(&i, t)
         };
         let p = calibrate::rates_at(&g, &i, threshold);
-        Ok(to_js_value(&Calibration { threshold, eer: e.eer, eer_threshold: e.threshold, far: p.far, frr: p.frr }))
+        Ok(to_js_value(&Calibration {
+            threshold,
+            eer: e.eer,
+            eer_threshold: e.threshold,
+            far: p.far,
+            frr: p.frr,
+        }))
     })()
     .map_err(to_js)
 }
@@ -921,12 +1108,25 @@ pub fn similarity(
     let m = match metric.as_string().as_deref() {
         None | Some("cosine") => Metric::Cosine,
         Some("euclidean") => Metric::Euclidean,
-        Some(o) => return Err(to_js(err(ErrorCode::BadOptions, format!("unknown metric '{o}' (cosine or euclidean)")))),
+        Some(o) => {
+            return Err(to_js(err(
+                ErrorCode::BadOptions,
+                format!("unknown metric '{o}' (cosine or euclidean)"),
+            )))
+        }
     };
-    let len = |v: &JsValue| v.dyn_ref::<Float32Array>().map(|a| a.length() as usize).or_else(|| Array::is_array(v).then(|| v.unchecked_ref::<Array>().length() as usize)).unwrap_or(0);
+    let len = |v: &JsValue| {
+        v.dyn_ref::<Float32Array>()
+            .map(|a| a.length() as usize)
+            .or_else(|| Array::is_array(v).then(|| v.unchecked_ref::<Array>().length() as usize))
+            .unwrap_or(0)
+    };
     let d = len(a);
     if d == 0 {
-        return Err(to_js(err(ErrorCode::BadInput, "embeddings must be non-empty Float32Arrays or arrays of numbers")));
+        return Err(to_js(err(
+            ErrorCode::BadInput,
+            "embeddings must be non-empty Float32Arrays or arrays of numbers",
+        )));
     }
     let (a, b) = (read_embedding(a, d).map_err(to_js)?, read_embedding(b, d).map_err(to_js)?);
     Ok(m.score(&a, &b))

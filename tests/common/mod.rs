@@ -35,16 +35,26 @@ pub fn signature_strokes(wiggle: f32) -> Strokes {
         (0..=60)
             .map(|k| {
                 let x = x0 + (x1 - x0) * k as f32 / 60.0;
-                Point { x, y: y + amp * (x * freq / 100.0 + wiggle).sin(), t: Some(k as f64 * 8.0), p: Some(0.5) }
+                Point {
+                    x,
+                    y: y + amp * (x * freq / 100.0 + wiggle).sin(),
+                    t: Some(k as f64 * 8.0),
+                    p: Some(0.5),
+                }
             })
             .collect()
     };
-    vec![curve(20.0, 220.0, 80.0, 40.0, 7.0), curve(200.0, 380.0, 100.0, 25.0 + 10.0 * wiggle, 11.0), curve(40.0, 360.0, 140.0, 3.0, 2.0)]
+    vec![
+        curve(20.0, 220.0, 80.0, 40.0, 7.0),
+        curve(200.0, 380.0, 100.0, 25.0 + 10.0 * wiggle, 11.0),
+        curve(40.0, 360.0, 140.0, 3.0, 2.0),
+    ]
 }
 
 /// A clearly different drawing: a few straight zig-zags.
 pub fn other_strokes() -> Strokes {
-    let zig: Vec<Point> = (0..8).map(|k| Point::new(k as f32 * 40.0, if k % 2 == 0 { 0.0 } else { 120.0 })).collect();
+    let zig: Vec<Point> =
+        (0..8).map(|k| Point::new(k as f32 * 40.0, if k % 2 == 0 { 0.0 } else { 120.0 })).collect();
     let bar: Vec<Point> = vec![Point::new(0.0, 60.0), Point::new(300.0, 60.0)];
     vec![zig, bar]
 }

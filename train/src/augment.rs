@@ -16,7 +16,13 @@ pub struct Affine([f32; 6]);
 
 impl Affine {
     /// Rotation, shear and anisotropic scale about `centre`.
-    pub fn random(rng: &mut impl Rng, centre: (f32, f32), rot_deg: f32, shear: f32, scale: f32) -> Self {
+    pub fn random(
+        rng: &mut impl Rng,
+        centre: (f32, f32),
+        rot_deg: f32,
+        shear: f32,
+        scale: f32,
+    ) -> Self {
         let th = rng.gen_range(-rot_deg..=rot_deg).to_radians();
         let sh = rng.gen_range(-shear..=shear);
         let sx = 1.0 + rng.gen_range(-scale..=scale);
@@ -120,7 +126,17 @@ impl Homography {
 
     fn inverse(&self) -> Homography {
         let [a, b, c, d, e, f, g, h, i] = self.0;
-        let co = [e * i - f * h, c * h - b * i, b * f - c * e, f * g - d * i, a * i - c * g, c * d - a * f, d * h - e * g, b * g - a * h, a * e - b * d];
+        let co = [
+            e * i - f * h,
+            c * h - b * i,
+            b * f - c * e,
+            f * g - d * i,
+            a * i - c * g,
+            c * d - a * f,
+            d * h - e * g,
+            b * g - a * h,
+            a * e - b * d,
+        ];
         let det = a * co[0] + b * co[3] + c * co[6];
         Homography(co.map(|v| v / det))
     }
@@ -137,9 +153,14 @@ fn resample(img: &GrayImage, fill: f32, source_of: impl Fn(f32, f32) -> (f32, f3
             let (x0, y0) = (fx.floor(), fy.floor());
             let (tx, ty) = (fx - x0, fy - y0);
             let px = |xx: f32, yy: f32| -> f32 {
-                if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 { fill } else { img.data[yy as usize * w + xx as usize] }
+                if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
+                    fill
+                } else {
+                    img.data[yy as usize * w + xx as usize]
+                }
             };
-            out[y * w + x] = (1.0 - ty) * ((1.0 - tx) * px(x0, y0) + tx * px(x0 + 1.0, y0)) + ty * ((1.0 - tx) * px(x0, y0 + 1.0) + tx * px(x0 + 1.0, y0 + 1.0));
+            out[y * w + x] = (1.0 - ty) * ((1.0 - tx) * px(x0, y0) + tx * px(x0 + 1.0, y0))
+                + ty * ((1.0 - tx) * px(x0, y0 + 1.0) + tx * px(x0 + 1.0, y0 + 1.0));
         }
     }
     GrayImage { width: w, height: h, data: out }
@@ -162,7 +183,11 @@ pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
                 let mut acc = 0.0;
                 for (j, kv) in k.iter().enumerate() {
                     let o = j as isize - r;
-                    let (sx, sy) = if horizontal { ((x + o).clamp(0, w - 1), y) } else { (x, (y + o).clamp(0, h - 1)) };
+                    let (sx, sy) = if horizontal {
+                        ((x + o).clamp(0, w - 1), y)
+                    } else {
+                        (x, (y + o).clamp(0, h - 1))
+                    };
                     acc += kv * src[(sy * w + sx) as usize];
                 }
                 out[(y * w + x) as usize] = acc;
@@ -176,9 +201,15 @@ pub fn blur(img: &GrayImage, sigma: f32) -> GrayImage {
 
 /// Round trip through JPEG at `quality` (1-100), as a photo shared from a phone is.
 pub fn jpeg(img: &GrayImage, quality: u8) -> Result<GrayImage> {
-    let bytes: Vec<u8> = img.data.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+    let bytes: Vec<u8> =
+        img.data.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
     let mut out = vec![];
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode(&bytes, img.width as u32, img.height as u32, image::ExtendedColorType::L8)?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode(
+        &bytes,
+        img.width as u32,
+        img.height as u32,
+        image::ExtendedColorType::L8,
+    )?;
     crate::data::decode_image(&out)
 }
 
@@ -234,18 +265,42 @@ pub fn augmented_input(s: &Sample, cfg: &Preprocess, rng: &mut impl Rng) -> Resu
                 let n = st.iter().map(Vec::len).sum::<usize>().max(1) as f32;
                 let (cx, cy) = pts.fold((0.0, 0.0), |a, p| (a.0 + p.x / n, a.1 + p.y / n));
                 let m = Affine::random(rng, (cx, cy), 8.0, 0.2, 0.12);
-                let warped: Vec<Vec<Point>> = st.iter().map(|s| s.iter().map(|p| { let (x, y) = m.apply(p.x, p.y); Point { x, y, ..*p } }).collect()).collect();
+                let warped: Vec<Vec<Point>> = st
+                    .iter()
+                    .map(|s| {
+                        s.iter()
+                            .map(|p| {
+                                let (x, y) = m.apply(p.x, p.y);
+                                Point { x, y, ..*p }
+                            })
+                            .collect()
+                    })
+                    .collect();
                 // Canvases drawn with another line width than the library's renderer, from
                 // a fine stylus to a thick finger.
                 let width = cfg.stroke_width * rng.gen_range(0.4..2.5);
                 // A warp cannot remove ink, but stay robust like the picture path below.
                 let drawn = render(&warped, cfg, width).map_err(anyhow::Error::from);
                 // Another renderer's antialiasing: a slight blur of some drawings.
-                let drawn = drawn.map(|img| if rng.gen_bool(0.3) { blur(&img, rng.gen_range(0.3..1.0)) } else { img });
-                drawn.and_then(|img| Ok(image_to_input(&img, cfg)?)).or_else(|_| plain_input(s, cfg))
+                let drawn = drawn.map(|img| {
+                    if rng.gen_bool(0.3) {
+                        blur(&img, rng.gen_range(0.3..1.0))
+                    } else {
+                        img
+                    }
+                });
+                drawn
+                    .and_then(|img| Ok(image_to_input(&img, cfg)?))
+                    .or_else(|_| plain_input(s, cfg))
             } else {
                 let img = s.picture().unwrap();
-                let m = Affine::random(rng, (img.width as f32 / 2.0, img.height as f32 / 2.0), 8.0, 0.2, 0.12);
+                let m = Affine::random(
+                    rng,
+                    (img.width as f32 / 2.0, img.height as f32 / 2.0),
+                    8.0,
+                    0.2,
+                    0.12,
+                );
                 let mut img = warp(&img, m, 1.0);
                 // Pens from thin to thick: up to two pixels of growth or thinning.
                 let pen = rng.gen_range(0..6);
@@ -266,10 +321,15 @@ pub fn augmented_input(s: &Sample, cfg: &Preprocess, rng: &mut impl Rng) -> Resu
             }
         }
         PreprocessMode::Face | PreprocessMode::FaceRgb => {
-            let img = s.picture().ok_or_else(|| anyhow::anyhow!("face sample {} has no picture", s.origin))?;
+            let img = s
+                .picture()
+                .ok_or_else(|| anyhow::anyhow!("face sample {} has no picture", s.origin))?;
             // Crop: keep 85-100% of each side at a random offset.
             let keep = rng.gen_range(0.85..=1.0f32);
-            let (cw, ch) = (((img.width as f32 * keep) as usize).max(1), ((img.height as f32 * keep) as usize).max(1));
+            let (cw, ch) = (
+                ((img.width as f32 * keep) as usize).max(1),
+                ((img.height as f32 * keep) as usize).max(1),
+            );
             let (x0, y0) = (rng.gen_range(0..=img.width - cw), rng.gen_range(0..=img.height - ch));
             let mut c = img.crop(x0, y0, x0 + cw, y0 + ch);
             let m = Affine::random(rng, (cw as f32 / 2.0, ch as f32 / 2.0), 8.0, 0.05, 0.05);
@@ -312,7 +372,10 @@ mod tests {
         let m = Homography::from_corners(src, dst);
         for (s, d) in src.iter().zip(&dst) {
             let (x, y) = m.apply(s.0, s.1);
-            assert!((x - d.0).abs() < 1e-3 && (y - d.1).abs() < 1e-3, "{s:?} -> ({x}, {y}), want {d:?}");
+            assert!(
+                (x - d.0).abs() < 1e-3 && (y - d.1).abs() < 1e-3,
+                "{s:?} -> ({x}, {y}), want {d:?}"
+            );
         }
         let (x, y) = m.apply(13.0, 7.0);
         let (bx, by) = m.inverse().apply(x, y);
@@ -335,7 +398,15 @@ mod tests {
         use rand::SeedableRng;
         use siamese_wasm::metrics::cosine;
         // A bar of ink on white paper, 200 x 80.
-        let data = (0..200 * 80).map(|i| if (30..50).contains(&(i / 200)) && (40..160).contains(&(i % 200)) { 0.0 } else { 1.0 }).collect();
+        let data = (0..200 * 80)
+            .map(|i| {
+                if (30..50).contains(&(i / 200)) && (40..160).contains(&(i % 200)) {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         let img = GrayImage::new(200, 80, data).unwrap();
         let cfg = Preprocess::ink(64, 128);
         let clean = image_to_input(&img, &cfg).unwrap();
@@ -344,7 +415,11 @@ mod tests {
             let photo = phone_photo(&img, &mut rng).unwrap();
             assert_ne!(photo.data, img.data);
             let x = image_to_input(&photo, &cfg).expect("the preprocessing still finds the ink");
-            assert!(cosine(&x, &clean) > 0.7, "a photo no longer looks like its scan (cosine {})", cosine(&x, &clean));
+            assert!(
+                cosine(&x, &clean) > 0.7,
+                "a photo no longer looks like its scan (cosine {})",
+                cosine(&x, &clean)
+            );
         }
     }
 

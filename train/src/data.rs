@@ -106,18 +106,32 @@ pub fn read_image(path: &Path) -> Result<GrayImage> {
 /// pressure`. `button` 0 is pen up: a new stroke starts at the next pen-down point.
 pub fn parse_svc_txt(text: &str) -> Result<Strokes> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let count: usize = lines.next().context("empty file")?.trim().parse().context("first line is not a point count")?;
+    let count: usize = lines
+        .next()
+        .context("empty file")?
+        .trim()
+        .parse()
+        .context("first line is not a point count")?;
     let mut strokes: Strokes = vec![];
     let mut current = vec![];
     let mut seen = 0;
     for line in lines {
-        let f: Vec<f64> = line.split_whitespace().map(|v| v.parse::<f64>()).collect::<std::result::Result<_, _>>().with_context(|| format!("bad line {line:?}"))?;
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(|v| v.parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .with_context(|| format!("bad line {line:?}"))?;
         if f.len() < 3 {
             bail!("line {line:?} has fewer than 3 fields");
         }
         seen += 1;
         // SVC2004 y grows upwards (tablet coordinates): flip it to image rows.
-        let p = Point { x: f[0] as f32, y: -f[1] as f32, t: Some(f[2]), p: f.get(6).map(|&v| v as f32) };
+        let p = Point {
+            x: f[0] as f32,
+            y: -f[1] as f32,
+            t: Some(f[2]),
+            p: f.get(6).map(|&v| v as f32),
+        };
         let pen_down = f.get(3).is_none_or(|&b| b != 0.0);
         if pen_down {
             current.push(p);
@@ -147,12 +161,21 @@ pub fn parse_omniglot_strokes(text: &str) -> Result<Strokes> {
                 }
             }
             _ => {
-                let f: Vec<f64> = line.split(',').map(|v| v.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().with_context(|| format!("bad line {line:?}"))?;
+                let f: Vec<f64> = line
+                    .split(',')
+                    .map(|v| v.trim().parse::<f64>())
+                    .collect::<std::result::Result<_, _>>()
+                    .with_context(|| format!("bad line {line:?}"))?;
                 if f.len() < 2 {
                     bail!("line {line:?} has fewer than 2 fields");
                 }
                 // Omniglot stores y negated (up is positive): flip back to image rows.
-                current.push(Point { x: f[0] as f32, y: -f[1] as f32, t: f.get(2).copied(), p: None });
+                current.push(Point {
+                    x: f[0] as f32,
+                    y: -f[1] as f32,
+                    t: f.get(2).copied(),
+                    p: None,
+                });
             }
         }
     }
@@ -168,25 +191,42 @@ pub fn device_of(path: &Path) -> Option<String> {
     let stem = path.file_stem()?.to_str()?;
     let (device, number) = stem.rsplit_once('-')?;
     let named = !device.is_empty() && device.chars().all(|c| c.is_ascii_alphabetic() || c == '-');
-    (named && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())).then(|| device.to_ascii_lowercase())
+    (named && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()))
+        .then(|| device.to_ascii_lowercase())
 }
 
 fn read_sample_file(path: &Path, forged: bool) -> Result<Option<Sample>> {
     let ext = ext_of(path);
     let (origin, device) = (path.display().to_string(), device_of(path));
     if IMAGE_EXTS.contains(&ext.as_str()) {
-        return Ok(Some(Sample { image: Some(Arc::new(read_image(path)?)), forged, origin, device, ..Default::default() }));
+        return Ok(Some(Sample {
+            image: Some(Arc::new(read_image(path)?)),
+            forged,
+            origin,
+            device,
+            ..Default::default()
+        }));
     }
     if ext == "txt" {
         let text = std::fs::read_to_string(path)?;
-        let strokes = parse_svc_txt(&text).with_context(|| format!("reading {}", path.display()))?;
-        return Ok(Some(Sample { strokes: Some(Arc::new(strokes)), forged, origin, device, ..Default::default() }));
+        let strokes =
+            parse_svc_txt(&text).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Some(Sample {
+            strokes: Some(Arc::new(strokes)),
+            forged,
+            origin,
+            device,
+            ..Default::default()
+        }));
     }
     Ok(None)
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
     v.sort();
     Ok(v)
 }
@@ -210,12 +250,19 @@ pub fn read_identity_folders(root: &Path, prefix: &str) -> Result<Vec<Identity>>
     for dir in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
         let name = format!("{prefix}{}", dir.file_name().unwrap().to_string_lossy());
         let (gen, forg) = (dir.join("genuine"), dir.join("forged"));
-        let mut samples = if gen.is_dir() { read_files(&gen, false)? } else { read_files(&dir, false)? };
+        let mut samples =
+            if gen.is_dir() { read_files(&gen, false)? } else { read_files(&dir, false)? };
         if forg.is_dir() {
             samples.extend(read_files(&forg, true)?);
         }
         if !samples.is_empty() {
-            ids.push(Identity { split_key: name.clone(), group: prefix.to_string(), name, samples, draw_weight: 1.0 });
+            ids.push(Identity {
+                split_key: name.clone(),
+                group: prefix.to_string(),
+                name,
+                samples,
+                draw_weight: 1.0,
+            });
         }
     }
     Ok(ids)
@@ -240,7 +287,13 @@ pub fn read_cross_device(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         }
         for (text, samples) in names {
             let name = format!("{prefix}{writer}/{text}");
-            ids.push(Identity { name, split_key: format!("{prefix}{writer}"), group: format!("{prefix}{text}"), samples, draw_weight: 1.0 });
+            ids.push(Identity {
+                name,
+                split_key: format!("{prefix}{writer}"),
+                group: format!("{prefix}{text}"),
+                samples,
+                draw_weight: 1.0,
+            });
         }
     }
     Ok(ids)
@@ -265,8 +318,12 @@ pub fn with_same_text_impostors(mut ids: Vec<Identity>) -> Vec<Identity> {
     let genuine: Vec<Vec<Sample>> = ids.iter().map(|i| i.genuine().cloned().collect()).collect();
     for members in by_text.values() {
         for (j, &i) in members.iter().enumerate() {
-            let others = (1..members.len()).take(SAME_TEXT_IMPOSTORS).map(|o| members[(j + o) % members.len()]);
-            let forged: Vec<Sample> = others.flat_map(|o| genuine[o].iter().map(|s| Sample { forged: true, ..s.clone() })).collect();
+            let others = (1..members.len())
+                .take(SAME_TEXT_IMPOSTORS)
+                .map(|o| members[(j + o) % members.len()]);
+            let forged: Vec<Sample> = others
+                .flat_map(|o| genuine[o].iter().map(|s| Sample { forged: true, ..s.clone() }))
+                .collect();
             ids[i].samples.extend(forged);
         }
     }
@@ -283,8 +340,14 @@ pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         if ext_of(&p) != "txt" {
             continue;
         }
-        let strokes = parse_svc_txt(&std::fs::read_to_string(&p)?).with_context(|| format!("reading {}", p.display()))?;
-        let sample = Sample { strokes: Some(Arc::new(strokes)), forged: s > 20, origin: p.display().to_string(), ..Default::default() };
+        let strokes = parse_svc_txt(&std::fs::read_to_string(&p)?)
+            .with_context(|| format!("reading {}", p.display()))?;
+        let sample = Sample {
+            strokes: Some(Arc::new(strokes)),
+            forged: s > 20,
+            origin: p.display().to_string(),
+            ..Default::default()
+        };
         users.entry(u).or_default().push((s, sample));
     }
     Ok(users
@@ -292,7 +355,13 @@ pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         .map(|(u, mut v)| {
             v.sort_by_key(|(s, _)| *s);
             let name = format!("{prefix}U{u}");
-            Identity { split_key: name.clone(), group: prefix.to_string(), draw_weight: 1.0, name, samples: v.into_iter().map(|(_, s)| s).collect() }
+            Identity {
+                split_key: name.clone(),
+                group: prefix.to_string(),
+                draw_weight: 1.0,
+                name,
+                samples: v.into_iter().map(|(_, s)| s).collect(),
+            }
         })
         .collect())
 }
@@ -304,12 +373,14 @@ pub fn read_svc2004(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
 pub fn read_omniglot(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
     // (alphabet, character) -> drawing file stem -> sample
     let mut chars: BTreeMap<(String, String), BTreeMap<String, Sample>> = BTreeMap::new();
-    let mut zips: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| ext_of(p) == "zip").collect();
+    let mut zips: Vec<PathBuf> =
+        sorted_entries(root)?.into_iter().filter(|p| ext_of(p) == "zip").collect();
     // Images first, so strokes attach to existing samples.
     zips.sort_by_key(|p| !p.file_name().unwrap().to_string_lossy().starts_with("images"));
     for zip_path in zips {
         let is_strokes = zip_path.file_name().unwrap().to_string_lossy().starts_with("strokes");
-        let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path)?).with_context(|| format!("opening {}", zip_path.display()))?;
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path)?)
+            .with_context(|| format!("opening {}", zip_path.display()))?;
         for i in 0..archive.len() {
             let mut f = archive.by_index(i)?;
             let path = f.name().to_string();
@@ -320,21 +391,36 @@ pub fn read_omniglot(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
             if parts.len() != 4 {
                 continue;
             }
-            let (alphabet, character, file) = (parts[1].to_string(), parts[2].to_string(), parts[3]);
+            let (alphabet, character, file) =
+                (parts[1].to_string(), parts[2].to_string(), parts[3]);
             let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file).to_string();
-            let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            let ext =
+                file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
             let mut bytes = vec![];
             f.read_to_end(&mut bytes)?;
             let entry = chars.entry((alphabet, character)).or_default();
             if !is_strokes && ext == "png" {
-                let img = decode_image(&bytes).with_context(|| format!("{path} in {}", zip_path.display()))?;
-                entry.entry(stem).or_insert(Sample { image: Some(Arc::new(img)), origin: path.clone(), ..Default::default() });
+                let img = decode_image(&bytes)
+                    .with_context(|| format!("{path} in {}", zip_path.display()))?;
+                entry.entry(stem).or_insert(Sample {
+                    image: Some(Arc::new(img)),
+                    origin: path.clone(),
+                    ..Default::default()
+                });
             } else if is_strokes && ext == "txt" {
-                let strokes = parse_omniglot_strokes(&String::from_utf8_lossy(&bytes)).with_context(|| format!("{path} in {}", zip_path.display()))?;
+                let strokes = parse_omniglot_strokes(&String::from_utf8_lossy(&bytes))
+                    .with_context(|| format!("{path} in {}", zip_path.display()))?;
                 if let Some(s) = entry.get_mut(&stem) {
                     s.strokes.get_or_insert(Arc::new(strokes));
                 } else {
-                    entry.insert(stem, Sample { strokes: Some(Arc::new(strokes)), origin: path.clone(), ..Default::default() });
+                    entry.insert(
+                        stem,
+                        Sample {
+                            strokes: Some(Arc::new(strokes)),
+                            origin: path.clone(),
+                            ..Default::default()
+                        },
+                    );
                 }
             }
         }
@@ -402,7 +488,12 @@ pub fn mirror_strokes(strokes: &Strokes) -> Strokes {
 /// shows its samples through `view(_, i)` and has `label(i)` appended to its names. The
 /// `n` share the original's draw weight, so the dataset's share of each batch stays what
 /// it was. Forgeries go with their identity.
-fn with_copies(ids: Vec<Identity>, n: usize, label: impl Fn(usize) -> String, view: impl Fn(View, usize) -> View) -> Vec<Identity> {
+fn with_copies(
+    ids: Vec<Identity>,
+    n: usize,
+    label: impl Fn(usize) -> String,
+    view: impl Fn(View, usize) -> View,
+) -> Vec<Identity> {
     let mut out = Vec::with_capacity(ids.len() * n);
     for id in ids {
         let weight = id.draw_weight / n as f64;
@@ -412,7 +503,15 @@ fn with_copies(ids: Vec<Identity>, n: usize, label: impl Fn(usize) -> String, vi
                 name: named(&id.name),
                 split_key: id.split_key.clone(),
                 group: named(&id.group),
-                samples: id.samples.iter().map(|s| Sample { view: view(s.view, i), origin: named(&s.origin), ..s.clone() }).collect(),
+                samples: id
+                    .samples
+                    .iter()
+                    .map(|s| Sample {
+                        view: view(s.view, i),
+                        origin: named(&s.origin),
+                        ..s.clone()
+                    })
+                    .collect(),
                 draw_weight: weight,
             });
         }
@@ -426,7 +525,12 @@ fn with_copies(ids: Vec<Identity>, n: usize, label: impl Fn(usize) -> String, vi
 /// to multiply Omniglot's classes), sharing its draw weight. Only for training sets:
 /// validation keeps the pictures as drawn.
 pub fn with_turned_copies(ids: Vec<Identity>) -> Vec<Identity> {
-    with_copies(ids, 4, |q| format!("turned {}", 90 * q), |v, q| View { quarters: (v.quarters + q) % 4, ..v })
+    with_copies(
+        ids,
+        4,
+        |q| format!("turned {}", 90 * q),
+        |v, q| View { quarters: (v.quarters + q) % 4, ..v },
+    )
 }
 
 /// Each identity, and its mirror image as a new identity (a character written mirrored is
@@ -462,8 +566,13 @@ pub fn read_oneshot_runs(root: &Path) -> Result<Vec<OneShotRun>> {
         let mut queries = vec![];
         for line in labels.lines().filter(|l| !l.trim().is_empty()) {
             let mut it = line.split_whitespace();
-            let (Some(test), Some(train)) = (it.next(), it.next()) else { bail!("bad class_labels line {line:?}") };
-            let idx = support.iter().position(|(p, _)| p == train).with_context(|| format!("{train} is not in {}/training", dir.display()))?;
+            let (Some(test), Some(train)) = (it.next(), it.next()) else {
+                bail!("bad class_labels line {line:?}")
+            };
+            let idx = support
+                .iter()
+                .position(|(p, _)| p == train)
+                .with_context(|| format!("{train} is not in {}/training", dir.display()))?;
             queries.push((read_image(&root.join(test))?, idx));
         }
         runs.push(OneShotRun { support, queries });
@@ -490,7 +599,9 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     if entries.iter().any(|p| p.join("class_labels.txt").is_file()) {
         return Ok(Layout::OneShotRuns);
     }
-    if entries.iter().any(|p| ext_of(p) == "zip" && p.file_name().unwrap().to_string_lossy().contains("background")) {
+    if entries.iter().any(|p| {
+        ext_of(p) == "zip" && p.file_name().unwrap().to_string_lossy().contains("background")
+    }) {
         return Ok(Layout::Omniglot);
     }
     if entries.iter().any(|p| {
@@ -501,7 +612,14 @@ pub fn detect_layout(root: &Path) -> Result<Layout> {
     }
     let dirs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
     if !dirs.is_empty() {
-        let files: Vec<PathBuf> = dirs.iter().map(|d| sorted_entries(d)).collect::<Result<Vec<_>>>()?.into_iter().flatten().filter(|p| p.is_file()).collect();
+        let files: Vec<PathBuf> = dirs
+            .iter()
+            .map(|d| sorted_entries(d))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .filter(|p| p.is_file())
+            .collect();
         if !files.is_empty() && files.iter().all(|p| device_of(p).is_some()) {
             return Ok(Layout::CrossDevice);
         }
@@ -517,36 +635,58 @@ pub fn read_identities(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
         Layout::Svc2004 => read_svc2004(root, prefix),
         Layout::IdentityFolders => read_identity_folders(root, prefix),
         Layout::CrossDevice => read_cross_device(root, prefix),
-        Layout::OneShotRuns => bail!("{} holds one-shot runs: use --protocol oneshot", root.display()),
+        Layout::OneShotRuns => {
+            bail!("{} holds one-shot runs: use --protocol oneshot", root.display())
+        }
     }
 }
 
 /// `root`'s identities, passed through `keep` (e.g. dropping unusable samples), split
 /// into (train, validation) as [`split_by_identity`] does, each side then given what its
 /// layout adds within a side (cross-device: same-text impostors).
-pub fn read_split(root: &Path, prefix: &str, val_fraction: f64, seed: u64, keep: impl FnOnce(Vec<Identity>) -> Vec<Identity>) -> Result<(Vec<Identity>, Vec<Identity>)> {
+pub fn read_split(
+    root: &Path,
+    prefix: &str,
+    val_fraction: f64,
+    seed: u64,
+    keep: impl FnOnce(Vec<Identity>) -> Vec<Identity>,
+) -> Result<(Vec<Identity>, Vec<Identity>)> {
     let (t, v) = split_by_identity(keep(read_identities(root, prefix)?), val_fraction, seed);
-    Ok(if detect_layout(root)? == Layout::CrossDevice { (with_same_text_impostors(t), with_same_text_impostors(v)) } else { (t, v) })
+    Ok(if detect_layout(root)? == Layout::CrossDevice {
+        (with_same_text_impostors(t), with_same_text_impostors(v))
+    } else {
+        (t, v)
+    })
 }
 
 /// All of `root`'s identities, with what its layout adds (cross-device: same-text
 /// impostors), for evaluating data held out as a whole.
 pub fn read_all(root: &Path, prefix: &str) -> Result<Vec<Identity>> {
     let ids = read_identities(root, prefix)?;
-    Ok(if detect_layout(root)? == Layout::CrossDevice { with_same_text_impostors(ids) } else { ids })
+    Ok(if detect_layout(root)? == Layout::CrossDevice {
+        with_same_text_impostors(ids)
+    } else {
+        ids
+    })
 }
 
 /// Splits identities into (train, validation) by identity, never both: the distinct
 /// `split_key`s are ordered by a seeded hash and the first `val_fraction` of them (at
 /// least one) are held out.
-pub fn split_by_identity(ids: Vec<Identity>, val_fraction: f64, seed: u64) -> (Vec<Identity>, Vec<Identity>) {
+pub fn split_by_identity(
+    ids: Vec<Identity>,
+    val_fraction: f64,
+    seed: u64,
+) -> (Vec<Identity>, Vec<Identity>) {
     let mut keys: Vec<String> = ids.iter().map(|i| i.split_key.clone()).collect();
     keys.sort();
     keys.dedup();
     keys.sort_by_key(|k| seeded_hash(k, seed));
-    let n_val = ((keys.len() as f64 * val_fraction).round() as usize).clamp(1, keys.len().saturating_sub(1).max(1));
+    let n_val = ((keys.len() as f64 * val_fraction).round() as usize)
+        .clamp(1, keys.len().saturating_sub(1).max(1));
     let val: std::collections::HashSet<&String> = keys[..n_val].iter().collect();
-    let (v, t): (Vec<Identity>, Vec<Identity>) = ids.into_iter().partition(|i| val.contains(&i.split_key));
+    let (v, t): (Vec<Identity>, Vec<Identity>) =
+        ids.into_iter().partition(|i| val.contains(&i.split_key));
     (t, v)
 }
 
@@ -584,7 +724,10 @@ mod tests {
         // 3 wide, 2 high:  a b c / d e f  turned clockwise is  d a / e b / f c.
         let img = GrayImage::new(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let once = turn_image(&img, 1);
-        assert_eq!((once.width, once.height, once.data.clone()), (2, 3, vec![4.0, 1.0, 5.0, 2.0, 6.0, 3.0]));
+        assert_eq!(
+            (once.width, once.height, once.data.clone()),
+            (2, 3, vec![4.0, 1.0, 5.0, 2.0, 6.0, 3.0])
+        );
         assert_eq!(turn_image(&img, 2).data, vec![6.0, 5.0, 4.0, 3.0, 2.0, 1.0]);
         assert_eq!(turn_image(&turn_image(&img, 1), 3), img);
         assert_eq!(turn_image(&turn_image(&turn_image(&once, 1), 1), 1), img);
@@ -593,11 +736,18 @@ mod tests {
     #[test]
     fn turned_strokes_draw_the_turned_picture() {
         // An "L" with a long foot: turning must move the foot the same way in both forms.
-        let strokes = vec![vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)], vec![Point::new(10.0, 10.0), Point::new(14.0, 12.0)]];
+        let strokes = vec![
+            vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)],
+            vec![Point::new(10.0, 10.0), Point::new(14.0, 12.0)],
+        ];
         let cfg = Preprocess::ink(64, 64);
         for q in 0..4 {
             let from_strokes = strokes_to_input(&turn_strokes(&strokes, q), &cfg).unwrap();
-            let from_picture = image_to_input(&turn_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap(), q), &cfg).unwrap();
+            let from_picture = image_to_input(
+                &turn_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap(), q),
+                &cfg,
+            )
+            .unwrap();
             let cos = cosine(&from_strokes, &from_picture);
             assert!(cos > 0.8, "{q} quarter turns: strokes and picture disagree (cosine {cos})");
         }
@@ -605,18 +755,38 @@ mod tests {
 
     #[test]
     fn turned_copies_are_new_identities_sharing_the_weight() {
-        let sample = |forged| Sample { image: Some(Arc::new(GrayImage::new(3, 2, vec![0.0; 6]).unwrap())), strokes: Some(Arc::new(vec![vec![Point::new(1.0, 2.0)]])), forged, origin: "o".into(), ..Default::default() };
-        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![sample(false), sample(true)], draw_weight: 1.0 };
+        let sample = |forged| Sample {
+            image: Some(Arc::new(GrayImage::new(3, 2, vec![0.0; 6]).unwrap())),
+            strokes: Some(Arc::new(vec![vec![Point::new(1.0, 2.0)]])),
+            forged,
+            origin: "o".into(),
+            ..Default::default()
+        };
+        let id = Identity {
+            name: "omniglot/Greek/c1".into(),
+            split_key: "omniglot/Greek".into(),
+            group: "omniglot/Greek".into(),
+            samples: vec![sample(false), sample(true)],
+            draw_weight: 1.0,
+        };
         let out = with_turned_copies(vec![id]);
         assert_eq!(out.len(), 4);
         let names: std::collections::HashSet<_> = out.iter().map(|i| i.name.clone()).collect();
         assert_eq!(names.len(), 4);
-        assert!(out.iter().all(|i| i.split_key == "omniglot/Greek" && i.samples.len() == 2 && i.samples[1].forged));
+        assert!(out.iter().all(|i| i.split_key == "omniglot/Greek"
+            && i.samples.len() == 2
+            && i.samples[1].forged));
         assert!((out.iter().map(|i| i.draw_weight).sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(out[0].samples[0].picture().unwrap().width, 2);
-        assert_eq!(out[0].samples[0].trajectory().unwrap()[0][0], Point { x: -2.0, y: 1.0, t: None, p: None });
+        assert_eq!(
+            out[0].samples[0].trajectory().unwrap()[0][0],
+            Point { x: -2.0, y: 1.0, t: None, p: None }
+        );
         // The copies share the original's pixels; only their view differs.
-        assert!(Arc::ptr_eq(out[0].samples[0].image.as_ref().unwrap(), out[3].samples[0].image.as_ref().unwrap()));
+        assert!(Arc::ptr_eq(
+            out[0].samples[0].image.as_ref().unwrap(),
+            out[3].samples[0].image.as_ref().unwrap()
+        ));
         assert_eq!(out[3].samples[0].view, View::default());
     }
 
@@ -626,22 +796,50 @@ mod tests {
         assert_eq!(mirror_image(&img).data, vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0]);
         assert_eq!(mirror_image(&mirror_image(&img)), img);
         // The "L" again: mirrored from its strokes and mirrored as a picture must agree.
-        let strokes = vec![vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)]];
+        let strokes =
+            vec![vec![Point::new(0.0, 0.0), Point::new(0.0, 40.0), Point::new(25.0, 40.0)]];
         let cfg = Preprocess::ink(64, 64);
         let from_strokes = strokes_to_input(&mirror_strokes(&strokes), &cfg).unwrap();
-        let from_picture = image_to_input(&mirror_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap()), &cfg).unwrap();
+        let from_picture =
+            image_to_input(&mirror_image(&render(&strokes, &cfg, cfg.stroke_width).unwrap()), &cfg)
+                .unwrap();
         let plain = strokes_to_input(&strokes, &cfg).unwrap();
-        assert!(cosine(&from_strokes, &from_picture) > 0.8, "mirrored strokes and picture disagree");
-        assert!(cosine(&from_strokes, &plain) < cosine(&from_strokes, &from_picture), "mirroring changed nothing");
+        assert!(
+            cosine(&from_strokes, &from_picture) > 0.8,
+            "mirrored strokes and picture disagree"
+        );
+        assert!(
+            cosine(&from_strokes, &plain) < cosine(&from_strokes, &from_picture),
+            "mirroring changed nothing"
+        );
 
-        let id = Identity { name: "omniglot/Greek/c1".into(), split_key: "omniglot/Greek".into(), group: "omniglot/Greek".into(), samples: vec![Sample { image: Some(Arc::new(img.clone())), strokes: Some(Arc::new(strokes.clone())), origin: "o".into(), ..Default::default() }], draw_weight: 1.0 };
+        let id = Identity {
+            name: "omniglot/Greek/c1".into(),
+            split_key: "omniglot/Greek".into(),
+            group: "omniglot/Greek".into(),
+            samples: vec![Sample {
+                image: Some(Arc::new(img.clone())),
+                strokes: Some(Arc::new(strokes.clone())),
+                origin: "o".into(),
+                ..Default::default()
+            }],
+            draw_weight: 1.0,
+        };
         let out = with_mirrored_copies(with_turned_copies(vec![id]));
         // Turned by a quarter, then mirrored: the view applies both, in that order.
         assert_eq!(*out[0].samples[0].picture().unwrap(), mirror_image(&turn_image(&img, 1)));
-        assert_eq!(*out[0].samples[0].trajectory().unwrap(), mirror_strokes(&turn_strokes(&strokes, 1)));
+        assert_eq!(
+            *out[0].samples[0].trajectory().unwrap(),
+            mirror_strokes(&turn_strokes(&strokes, 1))
+        );
         assert_eq!(out.len(), 8);
-        assert_eq!(out.iter().map(|i| i.name.clone()).collect::<std::collections::HashSet<_>>().len(), 8);
-        assert!(out.iter().all(|i| (i.draw_weight - 0.125).abs() < 1e-12 && i.split_key == "omniglot/Greek"));
+        assert_eq!(
+            out.iter().map(|i| i.name.clone()).collect::<std::collections::HashSet<_>>().len(),
+            8
+        );
+        assert!(out
+            .iter()
+            .all(|i| (i.draw_weight - 0.125).abs() < 1e-12 && i.split_key == "omniglot/Greek"));
         assert_eq!(out[0].name, "omniglot/Greek/c1 turned 90 mirrored");
     }
 }

@@ -10,12 +10,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use siamese_wasm::calibrate::{auc, eer, rates_at, roc};
 use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
-use siamese_wasm::metadata::{OperatingPoints, Preprocess};
-use std::collections::BTreeMap;
-use siamese_wasm::metrics::{dot, l2_normalize};
 use siamese_wasm::face::FaceFinder;
 use siamese_wasm::gallery::{template, TemplateScoring};
+use siamese_wasm::metadata::{OperatingPoints, Preprocess};
+use siamese_wasm::metrics::{dot, l2_normalize};
 use siamese_wasm::preprocess::{image_to_input, RgbImage};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Anything that turns model inputs into L2-normalised embeddings, in batches.
@@ -31,8 +31,12 @@ pub fn load_encoder(bytes: &[u8]) -> Result<siamese_wasm::encoder::Encoder> {
     if unread.is_empty() {
         return Ok(siamese_wasm::encoder::Encoder::from_bytes(bytes, None)?);
     }
-    eprintln!("note: the library does not read {}; running this file through tract-onnx", unread.join(", "));
-    let meta = siamese_wasm::encoder::read_metadata(bytes)?.context("the model carries no siamese metadata")?;
+    eprintln!(
+        "note: the library does not read {}; running this file through tract-onnx",
+        unread.join(", ")
+    );
+    let meta = siamese_wasm::encoder::read_metadata(bytes)?
+        .context("the model carries no siamese metadata")?;
     let p = &meta.preprocess;
     use tract_onnx::prelude::*;
     let plan = tract_onnx::onnx()
@@ -60,15 +64,27 @@ pub struct Embedded {
 }
 
 /// Embeds every sample, preprocessing in parallel and embedding in chunks.
-pub fn embed_identities(ids: &[Identity], cfg: &Preprocess, model: &dyn Embedder) -> Result<Vec<Embedded>> {
+pub fn embed_identities(
+    ids: &[Identity],
+    cfg: &Preprocess,
+    model: &dyn Embedder,
+) -> Result<Vec<Embedded>> {
     let mut out = vec![];
     for id in ids {
-        let inputs: Vec<(bool, Vec<f32>)> = id.samples.par_iter().map(|s| Ok((s.forged, plain_input(s, cfg)?))).collect::<Result<_>>()?;
+        let inputs: Vec<(bool, Vec<f32>)> = id
+            .samples
+            .par_iter()
+            .map(|s| Ok((s.forged, plain_input(s, cfg)?)))
+            .collect::<Result<_>>()?;
         let (mut genuine, mut forged) = (vec![], vec![]);
         for chunk in inputs.chunks(64) {
             let emb = model.embed(&chunk.iter().map(|(_, x)| x.clone()).collect::<Vec<_>>())?;
             for ((f, _), e) in chunk.iter().zip(emb) {
-                if *f { forged.push(e) } else { genuine.push(e) }
+                if *f {
+                    forged.push(e)
+                } else {
+                    genuine.push(e)
+                }
             }
         }
         out.push(Embedded { name: id.name.clone(), group: id.group.clone(), genuine, forged });
@@ -132,8 +148,10 @@ pub fn pair_scores(set: &[Embedded], seed: u64) -> PairScores {
             }
         }
     }
-    let all: Vec<(usize, &Vec<f32>)> = set.iter().enumerate().flat_map(|(k, id)| id.genuine.iter().map(move |e| (k, e))).collect();
-    let total: usize = (0..all.len()).map(|i| all[i + 1..].iter().filter(|(k, _)| *k != all[i].0).count()).sum();
+    let all: Vec<(usize, &Vec<f32>)> =
+        set.iter().enumerate().flat_map(|(k, id)| id.genuine.iter().map(move |e| (k, e))).collect();
+    let total: usize =
+        (0..all.len()).map(|i| all[i + 1..].iter().filter(|(k, _)| *k != all[i].0).count()).sum();
     let keep = (MAX_RANDOM_PAIRS as f64 / total.max(1) as f64).min(1.0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut random = vec![];
@@ -227,13 +245,25 @@ pub struct PointRates {
 }
 
 /// [`PointRates`] of `scores` at each of `op`'s named points.
-pub fn at_operating_points(scores: &PairScores, op: &OperatingPoints) -> BTreeMap<String, PointRates> {
+pub fn at_operating_points(
+    scores: &PairScores,
+    op: &OperatingPoints,
+) -> BTreeMap<String, PointRates> {
     op.points
         .iter()
         .map(|p| {
             let random = rates_at(&scores.genuine, &scores.random, p.threshold);
-            let far_skilled = (!scores.skilled.is_empty()).then(|| rates_at(&scores.genuine, &scores.skilled, p.threshold).far);
-            (p.name.clone(), PointRates { threshold: p.threshold, far_skilled, far_random: random.far, frr: random.frr })
+            let far_skilled = (!scores.skilled.is_empty())
+                .then(|| rates_at(&scores.genuine, &scores.skilled, p.threshold).far);
+            (
+                p.name.clone(),
+                PointRates {
+                    threshold: p.threshold,
+                    far_skilled,
+                    far_random: random.far,
+                    frr: random.frr,
+                },
+            )
         })
         .collect()
 }
@@ -255,13 +285,18 @@ pub fn verify_report(scores: &PairScores, threshold: Option<f32>) -> Report {
     Report {
         eer: Some(all.eer),
         auc: Some(auc(&scores.genuine, &impostors)),
-        eer_skilled: (!scores.skilled.is_empty()).then(|| eer(&scores.genuine, &scores.skilled).eer),
+        eer_skilled: (!scores.skilled.is_empty())
+            .then(|| eer(&scores.genuine, &scores.skilled).eer),
         eer_random: Some(eer(&scores.genuine, &scores.random).eer),
         far: Some(at.far),
         frr: Some(at.frr),
         threshold: Some(t),
         eer_threshold: Some(all.threshold),
-        pairs: Some(PairCounts { genuine: scores.genuine.len(), random: scores.random.len(), skilled: scores.skilled.len() }),
+        pairs: Some(PairCounts {
+            genuine: scores.genuine.len(),
+            random: scores.random.len(),
+            skilled: scores.skilled.len(),
+        }),
         ..Default::default()
     }
 }
@@ -279,9 +314,17 @@ pub fn trajectories(ids: &[Identity]) -> Result<Option<Vec<Trajectories>>> {
     if ids.is_empty() || !ids.iter().flat_map(|i| &i.samples).all(timed) {
         return Ok(None);
     }
-    let of = |s: &crate::data::Sample| Trajectory::from_strokes(s.strokes.as_ref().unwrap()).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin));
+    let of = |s: &crate::data::Sample| {
+        Trajectory::from_strokes(s.strokes.as_ref().unwrap())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))
+    };
     ids.iter()
-        .map(|id| Ok(Trajectories { genuine: id.genuine().map(of).collect::<Result<_>>()?, forged: id.forged().map(of).collect::<Result<_>>()? }))
+        .map(|id| {
+            Ok(Trajectories {
+                genuine: id.genuine().map(of).collect::<Result<_>>()?,
+                forged: id.forged().map(of).collect::<Result<_>>()?,
+            })
+        })
         .collect::<Result<Vec<_>>>()
         .map(Some)
 }
@@ -349,15 +392,33 @@ pub fn joint_scores(emb: &[Embedded], traj: &[Trajectories], enrol: Option<usize
     }
     // Which identity each reference set belongs to.
     let owner: Vec<usize> = match enrol {
-        None => traj.iter().enumerate().flat_map(|(u, t)| std::iter::repeat_n(u, t.genuine.len())).collect(),
+        None => traj
+            .iter()
+            .enumerate()
+            .flat_map(|(u, t)| std::iter::repeat_n(u, t.genuine.len()))
+            .collect(),
         Some(_) => (0..traj.len()).collect(),
     };
-    let protos: Vec<Vec<f32>> = refs.iter().zip(&owner).map(|(r, &u)| if r.is_empty() { vec![] } else { prototype(&r.iter().map(|&i| &emb[u].genuine[i]).collect::<Vec<_>>()) }).collect();
+    let protos: Vec<Vec<f32>> = refs
+        .iter()
+        .zip(&owner)
+        .map(|(r, &u)| {
+            if r.is_empty() {
+                vec![]
+            } else {
+                prototype(&r.iter().map(|&i| &emb[u].genuine[i]).collect::<Vec<_>>())
+            }
+        })
+        .collect();
     let scored: Vec<(u8, (f32, f32))> = jobs
         .par_iter()
         .map(|&(kind, r, v, j, forged)| {
             let u = owner[r];
-            let (e, t) = if forged { (&emb[v].forged[j], &traj[v].forged[j]) } else { (&emb[v].genuine[j], &traj[v].genuine[j]) };
+            let (e, t) = if forged {
+                (&emb[v].forged[j], &traj[v].forged[j])
+            } else {
+                (&emb[v].genuine[j], &traj[v].genuine[j])
+            };
             let d = template_distance(refs[r].iter().map(|&i| &traj[u].genuine[i]), t);
             (kind, (dot(e, &protos[r]), d))
         })
@@ -397,10 +458,15 @@ pub struct DynamicsReport {
 pub fn dynamics_report(s: &JointScores, cos_threshold: f32, dtw_threshold: f32) -> DynamicsReport {
     // Distances are turned into similarities (negated) for the shared EER code.
     let neg = |v: &[(f32, f32)]| v.iter().map(|p| -p.1).collect::<Vec<f32>>();
-    let mut dtw = verify_report(&PairScores { genuine: neg(&s.genuine), random: neg(&s.random), skilled: neg(&s.skilled) }, Some(-dtw_threshold));
+    let mut dtw = verify_report(
+        &PairScores { genuine: neg(&s.genuine), random: neg(&s.random), skilled: neg(&s.skilled) },
+        Some(-dtw_threshold),
+    );
     dtw.threshold = dtw.threshold.map(|t| -t);
     dtw.eer_threshold = dtw.eer_threshold.map(|t| -t);
-    let rate = |v: &[(f32, f32)], accept: &dyn Fn(&(f32, f32)) -> bool| v.iter().filter(|p| accept(p)).count() as f64 / v.len().max(1) as f64;
+    let rate = |v: &[(f32, f32)], accept: &dyn Fn(&(f32, f32)) -> bool| {
+        v.iter().filter(|p| accept(p)).count() as f64 / v.len().max(1) as f64
+    };
     let joint = |p: &(f32, f32)| p.0 >= cos_threshold && p.1 <= dtw_threshold;
     let cos = |p: &(f32, f32)| p.0 >= cos_threshold;
     let skilled_eer_threshold = -eer(&neg(&s.genuine), &neg(&s.skilled)).threshold;
@@ -429,7 +495,13 @@ fn prototype(v: &[&Vec<f32>]) -> Vec<f32> {
 /// group (Omniglot: one alphabet, as the published protocol does) when a group has N,
 /// else from all; K support samples and one query per identity; a query is right when
 /// its own identity's prototype (mean support embedding) is the most similar.
-pub fn oneshot_accuracy(set: &[Embedded], ways: usize, shots: usize, episodes: usize, seed: u64) -> Option<f64> {
+pub fn oneshot_accuracy(
+    set: &[Embedded],
+    ways: usize,
+    shots: usize,
+    episodes: usize,
+    seed: u64,
+) -> Option<f64> {
     let usable: Vec<&Embedded> = set.iter().filter(|e| e.genuine.len() > shots).collect();
     if usable.len() < ways {
         return None;
@@ -440,7 +512,11 @@ pub fn oneshot_accuracy(set: &[Embedded], ways: usize, shots: usize, episodes: u
     }
     let pools: Vec<Vec<&Embedded>> = {
         let g: Vec<Vec<&Embedded>> = groups.into_values().filter(|v| v.len() >= ways).collect();
-        if g.is_empty() { vec![usable.clone()] } else { g }
+        if g.is_empty() {
+            vec![usable.clone()]
+        } else {
+            g
+        }
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut right, mut total) = (0usize, 0usize);
@@ -455,7 +531,9 @@ pub fn oneshot_accuracy(set: &[Embedded], ways: usize, shots: usize, episodes: u
             queries.push(picks[shots]);
         }
         for (truth, q) in queries.iter().enumerate() {
-            let best = (0..ways).max_by(|&a, &b| dot(q, &protos[a]).partial_cmp(&dot(q, &protos[b])).unwrap()).unwrap();
+            let best = (0..ways)
+                .max_by(|&a, &b| dot(q, &protos[a]).partial_cmp(&dot(q, &protos[b])).unwrap())
+                .unwrap();
             right += (best == truth) as usize;
             total += 1;
         }
@@ -467,12 +545,22 @@ pub fn oneshot_accuracy(set: &[Embedded], ways: usize, shots: usize, episodes: u
 pub fn runs_accuracy(runs: &[OneShotRun], cfg: &Preprocess, model: &dyn Embedder) -> Result<f64> {
     let (mut right, mut total) = (0usize, 0usize);
     for run in runs {
-        let support: Vec<Vec<f32>> = run.support.iter().map(|(_, img)| image_to_input(img, cfg)).collect::<Result<_, _>>()?;
+        let support: Vec<Vec<f32>> = run
+            .support
+            .iter()
+            .map(|(_, img)| image_to_input(img, cfg))
+            .collect::<Result<_, _>>()?;
         let support = model.embed(&support)?;
-        let queries: Vec<Vec<f32>> = run.queries.iter().map(|(img, _)| image_to_input(img, cfg)).collect::<Result<_, _>>()?;
+        let queries: Vec<Vec<f32>> = run
+            .queries
+            .iter()
+            .map(|(img, _)| image_to_input(img, cfg))
+            .collect::<Result<_, _>>()?;
         let queries = model.embed(&queries)?;
         for (q, (_, truth)) in queries.iter().zip(&run.queries) {
-            let best = (0..support.len()).max_by(|&a, &b| dot(q, &support[a]).partial_cmp(&dot(q, &support[b])).unwrap()).unwrap();
+            let best = (0..support.len())
+                .max_by(|&a, &b| dot(q, &support[a]).partial_cmp(&dot(q, &support[b])).unwrap())
+                .unwrap();
             right += (best == *truth) as usize;
             total += 1;
         }
@@ -481,7 +569,12 @@ pub fn runs_accuracy(runs: &[OneShotRun], cfg: &Preprocess, model: &dyn Embedder
 }
 
 /// ROC curve (FAR against 1 - FRR, FAR on a log axis) and score histograms, as SVG.
-pub fn write_plots(scores: &PairScores, title: &str, roc_path: &Path, hist_path: &Path) -> Result<()> {
+pub fn write_plots(
+    scores: &PairScores,
+    title: &str,
+    roc_path: &Path,
+    hist_path: &Path,
+) -> Result<()> {
     use plotters::prelude::*;
     let impostors: Vec<f32> = scores.random.iter().chain(&scores.skilled).copied().collect();
     {
@@ -493,10 +586,18 @@ pub fn write_plots(scores: &PairScores, title: &str, roc_path: &Path, hist_path:
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d((1e-4f64..1.0f64).log_scale(), 0.0f64..1.0f64)?;
-        chart.configure_mesh().x_desc("false accept rate").y_desc("true accept rate (1 - FRR)").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("false accept rate")
+            .y_desc("true accept rate (1 - FRR)")
+            .draw()?;
         let mut series = |imp: &[f32], label: &str, color: RGBColor| -> Result<()> {
-            let pts: Vec<(f64, f64)> = roc(&scores.genuine, imp).iter().map(|p| (p.far.max(1e-4), 1.0 - p.frr)).collect();
-            chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?.label(label.to_string()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            let pts: Vec<(f64, f64)> =
+                roc(&scores.genuine, imp).iter().map(|p| (p.far.max(1e-4), 1.0 - p.frr)).collect();
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+                .label(label.to_string())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             Ok(())
         };
         series(&impostors, "all impostors", BLUE)?;
@@ -504,7 +605,12 @@ pub fn write_plots(scores: &PairScores, title: &str, roc_path: &Path, hist_path:
             series(&scores.random, "random impostors", GREEN)?;
             series(&scores.skilled, "skilled forgeries", RED)?;
         }
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).position(SeriesLabelPosition::LowerRight).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
         root.present()?;
     }
     {
@@ -519,7 +625,11 @@ pub fn write_plots(scores: &PairScores, title: &str, roc_path: &Path, hist_path:
             }
             h
         };
-        let sets = [("genuine", &scores.genuine, GREEN), ("random impostor", &scores.random, BLUE), ("skilled forgery", &scores.skilled, RED)];
+        let sets = [
+            ("genuine", &scores.genuine, GREEN),
+            ("random impostor", &scores.random, BLUE),
+            ("skilled forgery", &scores.skilled, RED),
+        ];
         let ymax = sets.iter().flat_map(|(_, v, _)| hist(v)).fold(0.0, f64::max).max(1e-3) * 1.1;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("Cosine similarity: {title}"), ("sans-serif", 20))
@@ -532,10 +642,22 @@ pub fn write_plots(scores: &PairScores, title: &str, roc_path: &Path, hist_path:
             if v.is_empty() {
                 continue;
             }
-            let pts: Vec<(f64, f64)> = hist(v).into_iter().enumerate().map(|(b, h)| (-1.0 + (b as f64 + 0.5) * 2.0 / bins as f64, h)).collect();
-            chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            let pts: Vec<(f64, f64)> = hist(v)
+                .into_iter()
+                .enumerate()
+                .map(|(b, h)| (-1.0 + (b as f64 + 0.5) * 2.0 / bins as f64, h))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).position(SeriesLabelPosition::UpperLeft).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()?;
         root.present()?;
     }
     Ok(())
@@ -554,8 +676,18 @@ mod tests {
         // Two identities far apart, each with a forgery close to it: random impostors are
         // separable, skilled ones are not.
         let set = vec![
-            Embedded { name: "a".into(), group: "g".into(), genuine: vec![unit(0.0), unit(10.0)], forged: vec![unit(5.0)] },
-            Embedded { name: "b".into(), group: "g".into(), genuine: vec![unit(90.0), unit(100.0)], forged: vec![unit(95.0)] },
+            Embedded {
+                name: "a".into(),
+                group: "g".into(),
+                genuine: vec![unit(0.0), unit(10.0)],
+                forged: vec![unit(5.0)],
+            },
+            Embedded {
+                name: "b".into(),
+                group: "g".into(),
+                genuine: vec![unit(90.0), unit(100.0)],
+                forged: vec![unit(95.0)],
+            },
         ];
         let s = pair_scores(&set, 1);
         assert_eq!((s.genuine.len(), s.random.len(), s.skilled.len()), (2, 4, 4));
@@ -568,8 +700,18 @@ mod tests {
     #[test]
     fn template_scores_compare_queries_with_enrolled_means() {
         let set = vec![
-            Embedded { name: "a".into(), group: "g".into(), genuine: vec![unit(-10.0), unit(10.0), unit(0.0)], forged: vec![unit(30.0)] },
-            Embedded { name: "b".into(), group: "g".into(), genuine: vec![unit(90.0), unit(90.0), unit(90.0)], forged: vec![] },
+            Embedded {
+                name: "a".into(),
+                group: "g".into(),
+                genuine: vec![unit(-10.0), unit(10.0), unit(0.0)],
+                forged: vec![unit(30.0)],
+            },
+            Embedded {
+                name: "b".into(),
+                group: "g".into(),
+                genuine: vec![unit(90.0), unit(90.0), unit(90.0)],
+                forged: vec![],
+            },
         ];
         let s = template_scores(&set, 2, TemplateScoring::Centroid);
         // a's template is the mean of -10 and 10 degrees: 0 degrees.
@@ -582,9 +724,23 @@ mod tests {
 
     #[test]
     fn oneshot_is_perfect_on_separated_classes_and_chance_on_identical_ones() {
-        let sep: Vec<Embedded> = (0..5).map(|k| Embedded { name: k.to_string(), group: "g".into(), genuine: vec![unit(k as f32 * 70.0); 3], forged: vec![] }).collect();
+        let sep: Vec<Embedded> = (0..5)
+            .map(|k| Embedded {
+                name: k.to_string(),
+                group: "g".into(),
+                genuine: vec![unit(k as f32 * 70.0); 3],
+                forged: vec![],
+            })
+            .collect();
         assert_eq!(oneshot_accuracy(&sep, 5, 1, 20, 3), Some(1.0));
-        let same: Vec<Embedded> = (0..5).map(|k| Embedded { name: k.to_string(), group: "g".into(), genuine: vec![unit(0.0); 3], forged: vec![] }).collect();
+        let same: Vec<Embedded> = (0..5)
+            .map(|k| Embedded {
+                name: k.to_string(),
+                group: "g".into(),
+                genuine: vec![unit(0.0); 3],
+                forged: vec![],
+            })
+            .collect();
         // All ties: the max picks one class for every query, right 1 time in 5.
         assert_eq!(oneshot_accuracy(&same, 5, 1, 20, 3), Some(0.2));
         assert_eq!(oneshot_accuracy(&sep, 6, 1, 20, 3), None);

@@ -7,10 +7,12 @@
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
 use siamese_wasm::metadata::ModelMetadata;
+use siamese_wasm::onnx as pb;
 /// The core builds graph inputs and outputs, nodes, attributes, initializers and models the
 /// same way (it rewrites graphs, builds its warm-up network, and its tests build them).
-pub(crate) use siamese_wasm::onnx::{attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info};
-use siamese_wasm::onnx as pb;
+pub(crate) use siamese_wasm::onnx::{
+    attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info,
+};
 
 /// The network's weights as plain arrays, batch norm folded in.
 #[derive(Debug, Clone)]
@@ -50,10 +52,12 @@ pub fn fold(model: &Encoder, config: &EncoderConfig) -> FoldedNet {
     let hw = model.head.weight.val();
     let hd = hw.dims();
     let mut head_w = hw.into_data().try_to_vec::<f32>().unwrap();
-    let mut head_b = model.head.bias.as_ref().map(|b| to_vec(b.val())).unwrap_or_else(|| vec![0.0; hd[1]]);
+    let mut head_b =
+        model.head.bias.as_ref().map(|b| to_vec(b.val())).unwrap_or_else(|| vec![0.0; hd[1]]);
     // Fold the neck's batch norm into the projection's columns.
     let (gamma, beta) = (to_vec(model.neck.gamma.val()), to_vec(model.neck.beta.val()));
-    let (mean, var) = (to_vec(model.neck.running_mean.value()), to_vec(model.neck.running_var.value()));
+    let (mean, var) =
+        (to_vec(model.neck.running_mean.value()), to_vec(model.neck.running_var.value()));
     for o in 0..hd[1] {
         let s = gamma[o] / (var[o] + model.neck.epsilon as f32).sqrt();
         for i in 0..hd[0] {
@@ -72,19 +76,29 @@ pub enum WeightFormat {
 }
 
 // ONNX element type codes, the core's (its import reads them all).
-pub(crate) use siamese_wasm::onnx::{ONNX_FLOAT as FLOAT, ONNX_INT32 as INT32, ONNX_INT64 as INT64, ONNX_INT8 as INT8, ONNX_UINT8 as UINT8};
+pub(crate) use siamese_wasm::onnx::{
+    ONNX_FLOAT as FLOAT, ONNX_INT32 as INT32, ONNX_INT64 as INT64, ONNX_INT8 as INT8,
+    ONNX_UINT8 as UINT8,
+};
 
 /// Reads back a float model written by [`to_onnx`] with [`WeightFormat::F32`]: its folded
 /// weights and its metadata (so an integer form can be made from a shipped model).
 pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)> {
     use anyhow::Context;
     let model = pb::ModelProto::decode(bytes).context("not an ONNX model")?;
-    let meta = ModelMetadata::from_props(model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))?.context("the model carries no siamese metadata")?;
+    let meta = ModelMetadata::from_props(
+        model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())),
+    )?
+    .context("the model carries no siamese metadata")?;
     let graph = model.graph.context("the model has no graph")?;
     let find = |name: &str| -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
-        let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no f32 initializer {name} (is this the .f32.onnx form?)"))?;
+        let t =
+            graph.initializer.iter().find(|t| t.name == name).with_context(|| {
+                format!("no f32 initializer {name} (is this the .f32.onnx form?)")
+            })?;
         anyhow::ensure!(t.data_type == FLOAT, "{name} is not f32");
-        let v = siamese_wasm::onnx::initializer_values(t).with_context(|| format!("{name} does not hold as many values as its dims say"))?;
+        let v = siamese_wasm::onnx::initializer_values(t)
+            .with_context(|| format!("{name} does not hold as many values as its dims say"))?;
         Ok((v, t.dims.iter().map(|&d| d as usize).collect()))
     };
     let mut convs = vec![];
@@ -107,7 +121,12 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
 
 /// Symmetric per-channel int8: `w ~= q * scale[c]`, channel `c` along `axis` 0 (rows of
 /// `rows x cols`) or 1 (columns).
-pub fn quantize_per_channel(w: &[f32], rows: usize, cols: usize, axis: usize) -> (Vec<i8>, Vec<f32>) {
+pub fn quantize_per_channel(
+    w: &[f32],
+    rows: usize,
+    cols: usize,
+    axis: usize,
+) -> (Vec<i8>, Vec<f32>) {
     let channels = if axis == 0 { rows } else { cols };
     let idx = |r: usize, c: usize| if axis == 0 { r } else { c };
     let mut maxabs = vec![0.0f32; channels];
@@ -118,13 +137,23 @@ pub fn quantize_per_channel(w: &[f32], rows: usize, cols: usize, axis: usize) ->
         }
     }
     let scales: Vec<f32> = maxabs.iter().map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 }).collect();
-    let q = (0..rows * cols).map(|i| (w[i] / scales[idx(i / cols, i % cols)]).round().clamp(-127.0, 127.0) as i8).collect();
+    let q = (0..rows * cols)
+        .map(|i| (w[i] / scales[idx(i / cols, i % cols)]).round().clamp(-127.0, 127.0) as i8)
+        .collect();
     (q, scales)
 }
 
 /// Adds weight `name` to the graph: an f32 initializer, or int8 + scales dequantised by
 /// Cast and Mul nodes. `scale_dims` is the broadcast shape of the scales.
-pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, dims: &[usize], w: &[f32], axis: usize, scale_dims: &[usize]) {
+pub(crate) fn add_weight(
+    g: &mut pb::GraphProto,
+    fmt: WeightFormat,
+    name: &str,
+    dims: &[usize],
+    w: &[f32],
+    axis: usize,
+    scale_dims: &[usize],
+) {
     match fmt {
         WeightFormat::F32 => g.initializer.push(f32_tensor(name, dims, w)),
         WeightFormat::Int8 => {
@@ -132,11 +161,28 @@ pub(crate) fn add_weight(g: &mut pb::GraphProto, fmt: WeightFormat, name: &str, 
             let cols = w.len() / rows;
             let (q, scales) = quantize_per_channel(w, rows, cols, axis);
             let qname = format!("{name}_int8");
-            g.initializer.push(raw_tensor(&qname, INT8, dims, q.iter().map(|&v| v as u8).collect()));
+            g.initializer.push(raw_tensor(
+                &qname,
+                INT8,
+                dims,
+                q.iter().map(|&v| v as u8).collect(),
+            ));
             g.initializer.push(f32_tensor(&format!("{name}_scale"), scale_dims, &scales));
             let cast = format!("{name}_f32");
-            g.node.push(node("Cast", &format!("{name}_dequant_cast"), &[&qname], &[&cast], vec![attr_int("to", FLOAT as i64)]));
-            g.node.push(node("Mul", &format!("{name}_dequant_scale"), &[&cast, &format!("{name}_scale")], &[name], vec![]));
+            g.node.push(node(
+                "Cast",
+                &format!("{name}_dequant_cast"),
+                &[&qname],
+                &[&cast],
+                vec![attr_int("to", FLOAT as i64)],
+            ));
+            g.node.push(node(
+                "Mul",
+                &format!("{name}_dequant_scale"),
+                &[&cast, &format!("{name}_scale")],
+                &[name],
+                vec![],
+            ));
         }
     }
 }
@@ -153,17 +199,45 @@ pub fn to_onnx(net: &FoldedNet, fmt: WeightFormat, meta: &ModelMetadata) -> Vec<
         add_weight(&mut g, fmt, &wn, dims, w, 0, &[dims[0], 1, 1, 1]);
         g.initializer.push(f32_tensor(&bn, &[dims[0]], b));
         let (c, r, p) = (format!("conv{i}"), format!("relu{i}"), format!("pool{i}"));
-        g.node.push(node("Conv", &c, &[&x, &wn, &bn], &[&c], vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[1, 1])]));
+        g.node.push(node(
+            "Conv",
+            &c,
+            &[&x, &wn, &bn],
+            &[&c],
+            vec![
+                attr_ints("kernel_shape", &[3, 3]),
+                attr_ints("pads", &[1, 1, 1, 1]),
+                attr_ints("strides", &[1, 1]),
+            ],
+        ));
         g.node.push(node("Relu", &r, &[&c], &[&r], vec![]));
-        g.node.push(node("MaxPool", &p, &[&r], &[&p], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]));
+        g.node.push(node(
+            "MaxPool",
+            &p,
+            &[&r],
+            &[&p],
+            vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+        ));
         x = p;
     }
     let (hw, hd, hb) = &net.head;
     g.node.push(node("Flatten", "flatten", &[&x], &["flat"], vec![attr_int("axis", 1)]));
     add_weight(&mut g, fmt, "head.weight", hd, hw, 1, &[1, hd[1]]);
     g.initializer.push(f32_tensor("head.bias", &[hd[1]], hb));
-    g.node.push(node("Gemm", "head", &["flat", "head.weight", "head.bias"], &["projection"], vec![]));
-    g.node.push(node("LpNormalization", "l2norm", &["projection"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+    g.node.push(node(
+        "Gemm",
+        "head",
+        &["flat", "head.weight", "head.bias"],
+        &["projection"],
+        vec![],
+    ));
+    g.node.push(node(
+        "LpNormalization",
+        "l2norm",
+        &["projection"],
+        &["embedding"],
+        vec![attr_int("axis", 1), attr_int("p", 2)],
+    ));
     encode_model(g, cfg.flops(), meta)
 }
 
@@ -173,13 +247,21 @@ pub(crate) fn encode_model(g: pb::GraphProto, flops: u64, meta: &ModelMetadata) 
 }
 
 /// The model file: `g` at opset 13 with `props` as its `metadata_props`.
-pub(crate) fn encode_model_props(g: pb::GraphProto, flops: u64, name: &str, props: Vec<(String, String)>) -> Vec<u8> {
+pub(crate) fn encode_model_props(
+    g: pb::GraphProto,
+    flops: u64,
+    name: &str,
+    props: Vec<(String, String)>,
+) -> Vec<u8> {
     let model = pb::ModelProto {
         producer_name: "siamese-train".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         model_version: 1,
         doc_string: format!("siamese-wasm model '{name}': {flops} FLOPs per run"),
-        metadata_props: props.into_iter().map(|(key, value)| pb::StringStringEntryProto { key, value }).collect(),
+        metadata_props: props
+            .into_iter()
+            .map(|(key, value)| pb::StringStringEntryProto { key, value })
+            .collect(),
         ..onnx_model(g)
     };
     model.encode_to_vec()
@@ -191,7 +273,9 @@ mod tests {
 
     #[test]
     fn per_channel_quantization_bounds_the_error_by_half_a_step() {
-        let w: Vec<f32> = (0..24).map(|i| ((i * 37 % 11) as f32 - 5.0) * if i < 12 { 0.01 } else { 1.0 }).collect();
+        let w: Vec<f32> = (0..24)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * if i < 12 { 0.01 } else { 1.0 })
+            .collect();
         let (q, s) = quantize_per_channel(&w, 2, 12, 0);
         assert_eq!(s.len(), 2);
         assert!(s[0] < s[1] / 50.0, "each row keeps its own scale");

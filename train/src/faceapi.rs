@@ -8,14 +8,17 @@
 //! the shards. The recogniser is a ResNet-34-like network after dlib's
 //! `dlib_face_recognition_resnet_model_v1`: 150x150 RGB crops to 128-d descriptors.
 
-use crate::export::{add_weight, attr_int, attr_ints, encode_model, encode_model_props, f32_tensor, node, value_info, WeightFormat, INT64};
-use siamese_wasm::face::{FaceModel, FACE_MODEL_KEY};
+use crate::export::{
+    add_weight, attr_int, attr_ints, encode_model, encode_model_props, f32_tensor, node,
+    value_info, WeightFormat, INT64,
+};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
+use siamese_wasm::face::{FaceModel, FACE_MODEL_KEY};
 use siamese_wasm::metadata::ModelMetadata;
+use siamese_wasm::onnx as pb;
 use std::collections::BTreeMap;
 use std::path::Path;
-use siamese_wasm::onnx as pb;
 
 /// The recogniser's input side; it works on square crops.
 pub const RECOGNITION_SIZE: usize = 150;
@@ -55,31 +58,49 @@ impl WeightMap {
     /// a quantised tensor is `q * scale + min` (uint8/uint16).
     pub fn read(manifest: &Path) -> Result<Self> {
         let dir = manifest.parent().unwrap_or(Path::new("."));
-        let groups: Vec<ManifestGroup> = serde_json::from_slice(&std::fs::read(manifest).with_context(|| format!("reading {}", manifest.display()))?)
-            .with_context(|| format!("{} is not a TF.js weights manifest", manifest.display()))?;
+        let groups: Vec<ManifestGroup> = serde_json::from_slice(
+            &std::fs::read(manifest).with_context(|| format!("reading {}", manifest.display()))?,
+        )
+        .with_context(|| format!("{} is not a TF.js weights manifest", manifest.display()))?;
         let mut tensors = BTreeMap::new();
         for g in groups {
             let mut bytes = vec![];
             for p in &g.paths {
-                bytes.extend(std::fs::read(dir.join(p)).with_context(|| format!("reading shard {p}"))?);
+                bytes.extend(
+                    std::fs::read(dir.join(p)).with_context(|| format!("reading shard {p}"))?,
+                );
             }
             let mut at = 0usize;
             for w in g.weights {
                 let n: usize = w.shape.iter().product();
                 let mut take = |size: usize| -> Result<&[u8]> {
                     let end = at + n * size;
-                    ensure!(end <= bytes.len(), "shards end inside {} (need {end} bytes, have {})", w.name, bytes.len());
+                    ensure!(
+                        end <= bytes.len(),
+                        "shards end inside {} (need {end} bytes, have {})",
+                        w.name,
+                        bytes.len()
+                    );
                     let s = &bytes[at..end];
                     at = end;
                     Ok(s)
                 };
                 let values: Vec<f32> = match (&w.quantization, w.dtype.as_str()) {
-                    (None, "float32") => take(4)?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                    (None, "float32") => take(4)?
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
                     (Some(q), "float32") => {
-                        let (scale, min) = (q.scale.context("quantised weight without scale")?, q.min.context("quantised weight without min")?);
+                        let (scale, min) = (
+                            q.scale.context("quantised weight without scale")?,
+                            q.min.context("quantised weight without min")?,
+                        );
                         match q.dtype.as_str() {
                             "uint8" => take(1)?.iter().map(|&v| v as f32 * scale + min).collect(),
-                            "uint16" => take(2)?.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as f32 * scale + min).collect(),
+                            "uint16" => take(2)?
+                                .chunks_exact(2)
+                                .map(|b| u16::from_le_bytes([b[0], b[1]]) as f32 * scale + min)
+                                .collect(),
                             other => bail!("{}: unsupported quantisation {other}", w.name),
                         }
                     }
@@ -87,13 +108,18 @@ impl WeightMap {
                 };
                 tensors.insert(w.name, (w.shape, values));
             }
-            ensure!(at == bytes.len(), "shards hold {} bytes more than the manifest describes", bytes.len() - at);
+            ensure!(
+                at == bytes.len(),
+                "shards hold {} bytes more than the manifest describes",
+                bytes.len() - at
+            );
         }
         Ok(WeightMap { tensors })
     }
 
     fn get(&self, name: &str) -> Result<(&[usize], &[f32])> {
-        let (s, v) = self.tensors.get(name).with_context(|| format!("the manifest has no tensor {name}"))?;
+        let (s, v) =
+            self.tensors.get(name).with_context(|| format!("the manifest has no tensor {name}"))?;
         Ok((s, v))
     }
 }
@@ -135,14 +161,28 @@ impl<'a> Builder<'a> {
 
     /// An ONNX Conv with weights `w` (`[cout, cin / group, k, k]`) and bias `b`.
     #[allow(clippy::too_many_arguments)]
-    fn conv_raw(&mut self, x: &Feature, name: &str, w: &[f32], dims: [usize; 4], b: &[f32], stride: usize, same: bool, group: usize) -> Feature {
+    fn conv_raw(
+        &mut self,
+        x: &Feature,
+        name: &str,
+        w: &[f32],
+        dims: [usize; 4],
+        b: &[f32],
+        stride: usize,
+        same: bool,
+        group: usize,
+    ) -> Feature {
         let [cout, _, k, _] = dims;
         let (before, after, side) = tf_padding(x.side, k, stride, same);
         let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
         add_weight(&mut self.g, self.fmt, &wn, &dims, w, 0, &[cout, 1, 1, 1]);
         self.g.initializer.push(f32_tensor(&bn, &[cout], b));
         let (pb_, pa) = (before as i64, after as i64);
-        let mut attrs = vec![attr_ints("kernel_shape", &[k as i64, k as i64]), attr_ints("pads", &[pb_, pb_, pa, pa]), attr_ints("strides", &[stride as i64, stride as i64])];
+        let mut attrs = vec![
+            attr_ints("kernel_shape", &[k as i64, k as i64]),
+            attr_ints("pads", &[pb_, pb_, pa, pa]),
+            attr_ints("strides", &[stride as i64, stride as i64]),
+        ];
         if group > 1 {
             attrs.push(attr_int("group", group as i64));
         }
@@ -155,9 +195,22 @@ impl<'a> Builder<'a> {
     fn tf_conv(&mut self, x: &Feature, p: &str, stride: usize, same: bool) -> Result<Feature> {
         let (fs, f) = self.weights.get(&format!("{p}/filters"))?;
         let (_, bias) = self.weights.get(&format!("{p}/bias"))?;
-        ensure!(fs.len() == 4 && fs[0] == fs[1] && fs[2] == x.channels && bias.len() == fs[3], "{p}: filters {fs:?} do not fit {} input channels", x.channels);
+        ensure!(
+            fs.len() == 4 && fs[0] == fs[1] && fs[2] == x.channels && bias.len() == fs[3],
+            "{p}: filters {fs:?} do not fit {} input channels",
+            x.channels
+        );
         let w = hwio_to_oihw(f, fs);
-        Ok(self.conv_raw(x, &p.replace('/', "."), &w, [fs[3], fs[2], fs[0], fs[1]], bias, stride, same, 1))
+        Ok(self.conv_raw(
+            x,
+            &p.replace('/', "."),
+            &w,
+            [fs[3], fs[2], fs[0], fs[1]],
+            bias,
+            stride,
+            same,
+            1,
+        ))
     }
 
     /// TF's `separableConv2d` and bias: a depthwise conv (`{p}/depthwise_filter`, carrying
@@ -167,10 +220,22 @@ impl<'a> Builder<'a> {
         let (ps, pw) = self.weights.get(&format!("{p}/pointwise_filter"))?;
         let (_, bias) = self.weights.get(&format!("{p}/bias"))?;
         let c = x.channels;
-        ensure!(ds == [3, 3, c, 1] && ps.len() == 4 && ps[2] == c && bias.len() == ps[3], "{p}: {ds:?} / {ps:?} do not fit {c} channels");
+        ensure!(
+            ds == [3, 3, c, 1] && ps.len() == 4 && ps[2] == c && bias.len() == ps[3],
+            "{p}: {ds:?} / {ps:?} do not fit {c} channels"
+        );
         let name = p.replace('/', ".");
         let dw = hwio_to_oihw(d, &[3, 3, 1, c]); // depthwise: one input channel per group
-        let h = self.conv_raw(x, &format!("{name}.depthwise"), &dw, [c, 1, 3, 3], &vec![0.0; c], stride, true, c);
+        let h = self.conv_raw(
+            x,
+            &format!("{name}.depthwise"),
+            &dw,
+            [c, 1, 3, 3],
+            &vec![0.0; c],
+            stride,
+            true,
+            c,
+        );
         let pw = hwio_to_oihw(pw, ps);
         Ok(self.conv_raw(&h, &name, &pw, [ps[3], c, 1, 1], bias, 1, true, 1))
     }
@@ -179,15 +244,33 @@ impl<'a> Builder<'a> {
     /// `{p}/conv/bias`), then the per-channel `scale` layer, folded into one ONNX Conv.
     /// `subtract` is a per-input-channel value taken off the input first (the mean pixel),
     /// folded into the bias; exact only without padding, which is where it is used.
-    fn conv(&mut self, x: &Feature, p: &str, stride: usize, same: bool, relu: bool, subtract: Option<[f32; 3]>) -> Result<Feature> {
+    fn conv(
+        &mut self,
+        x: &Feature,
+        p: &str,
+        stride: usize,
+        same: bool,
+        relu: bool,
+        subtract: Option<[f32; 3]>,
+    ) -> Result<Feature> {
         let (fs, f) = self.weights.get(&format!("{p}/conv/filters"))?;
         let (_, bias) = self.weights.get(&format!("{p}/conv/bias"))?;
         let (_, sw) = self.weights.get(&format!("{p}/scale/weights"))?;
         let (_, sb) = self.weights.get(&format!("{p}/scale/biases"))?;
-        ensure!(fs.len() == 4 && fs[0] == fs[1] && fs[2] == x.channels, "{p}: filters {fs:?} do not fit {} input channels", x.channels);
+        ensure!(
+            fs.len() == 4 && fs[0] == fs[1] && fs[2] == x.channels,
+            "{p}: filters {fs:?} do not fit {} input channels",
+            x.channels
+        );
         let (k, cin, cout) = (fs[0], fs[2], fs[3]);
-        ensure!(bias.len() == cout && sw.len() == cout && sb.len() == cout, "{p}: bias or scale is not {cout} long");
-        ensure!(subtract.is_none() || !same, "{p}: a folded input offset needs an unpadded convolution");
+        ensure!(
+            bias.len() == cout && sw.len() == cout && sb.len() == cout,
+            "{p}: bias or scale is not {cout} long"
+        );
+        ensure!(
+            subtract.is_none() || !same,
+            "{p}: a folded input offset needs an unpadded convolution"
+        );
         let mut w = hwio_to_oihw(f, fs);
         let mut b = vec![0.0f32; cout];
         let per = cin * k * k;
@@ -199,11 +282,18 @@ impl<'a> Builder<'a> {
             w[co * per..(co + 1) * per].iter_mut().for_each(|v| *v *= sw[co]);
             b[co] = (bias[co] - offset) * sw[co] + sb[co];
         }
-        let out = self.conv_raw(x, &p.replace('/', "."), &w, [cout, cin, k, k], &b, stride, same, 1);
+        let out =
+            self.conv_raw(x, &p.replace('/', "."), &w, [cout, cin, k, k], &b, stride, same, 1);
         Ok(if relu { self.relu(&out) } else { out })
     }
 
-    fn unary(&mut self, op: &str, x: &Feature, suffix: &str, attrs: Vec<pb::AttributeProto>) -> Feature {
+    fn unary(
+        &mut self,
+        op: &str,
+        x: &Feature,
+        suffix: &str,
+        attrs: Vec<pb::AttributeProto>,
+    ) -> Feature {
         let name = format!("{}.{suffix}", x.name);
         self.g.node.push(node(op, &name, &[&x.name], &[&name], attrs));
         Feature { name, ..x.clone() }
@@ -215,7 +305,12 @@ impl<'a> Builder<'a> {
 
     /// face-api.js's `leaky`: relu(x - 0.1 x) + 0.1 x, which is LeakyRelu(0.1).
     fn leaky(&mut self, x: &Feature) -> Feature {
-        let alpha = pb::AttributeProto { name: "alpha".into(), r#type: pb::attribute_proto::AttributeType::Float as i32, f: 0.1, ..Default::default() };
+        let alpha = pb::AttributeProto {
+            name: "alpha".into(),
+            r#type: pb::attribute_proto::AttributeType::Float as i32,
+            f: 0.1,
+            ..Default::default()
+        };
         self.unary("LeakyRelu", x, "leaky", vec![alpha])
     }
 
@@ -230,10 +325,21 @@ impl<'a> Builder<'a> {
     }
 
     /// TF max pooling; "same" pads are ignored by ONNX MaxPool, as by TF.
-    fn max_pool(&mut self, x: &Feature, k: usize, stride: usize, same: bool, name: &str) -> Feature {
+    fn max_pool(
+        &mut self,
+        x: &Feature,
+        k: usize,
+        stride: usize,
+        same: bool,
+        name: &str,
+    ) -> Feature {
         let (before, after, side) = tf_padding(x.side, k, stride, same);
         let (b, a) = (before as i64, after as i64);
-        let attrs = vec![attr_ints("kernel_shape", &[k as i64, k as i64]), attr_ints("strides", &[stride as i64, stride as i64]), attr_ints("pads", &[b, b, a, a])];
+        let attrs = vec![
+            attr_ints("kernel_shape", &[k as i64, k as i64]),
+            attr_ints("strides", &[stride as i64, stride as i64]),
+            attr_ints("pads", &[b, b, a, a]),
+        ];
         self.g.node.push(node("MaxPool", name, &[&x.name], &[name], attrs));
         Feature { name: name.into(), side, ..x.clone() }
     }
@@ -250,13 +356,25 @@ impl<'a> Builder<'a> {
     fn pad_end(&mut self, x: &Feature, channels: usize, spatial: usize, name: &str) -> Feature {
         let pads = format!("{name}.pads");
         let v = [0, 0, 0, 0, 0, channels as i64, spatial as i64, spatial as i64];
-        self.g.initializer.push(pb::TensorProto { name: pads.clone(), dims: vec![8], data_type: INT64, int64_data: v.to_vec(), ..Default::default() });
+        self.g.initializer.push(pb::TensorProto {
+            name: pads.clone(),
+            dims: vec![8],
+            data_type: INT64,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        });
         self.g.node.push(node("Pad", name, &[&x.name, &pads], &[name], vec![]));
         Feature { name: name.into(), channels: x.channels + channels, side: x.side + spatial }
     }
 
     /// A fully connected layer on a `[N, C, 1, 1]` feature: `{w}` is `[C, out]`.
-    fn dense(&mut self, x: &Feature, w_name: &str, bias: Option<&[f32]>, out_name: &str) -> Result<Feature> {
+    fn dense(
+        &mut self,
+        x: &Feature,
+        w_name: &str,
+        bias: Option<&[f32]>,
+        out_name: &str,
+    ) -> Result<Feature> {
         ensure!(x.side == 1, "{w_name}: the feature is {0}x{0}, not 1x1", x.side);
         let (fs, w) = self.weights.get(w_name)?;
         ensure!(fs == [x.channels, fs[1]], "{w_name} is {fs:?}, expected [{}, _]", x.channels);
@@ -266,7 +384,13 @@ impl<'a> Builder<'a> {
         add_weight(&mut self.g, self.fmt, &format!("{n}.weight"), fs, w, 1, &[1, fs[1]]);
         let zeros = vec![0.0; fs[1]];
         self.g.initializer.push(f32_tensor(&format!("{n}.bias"), &[fs[1]], bias.unwrap_or(&zeros)));
-        self.g.node.push(node("Gemm", &n, &[&flat, &format!("{n}.weight"), &format!("{n}.bias")], &[out_name], vec![]));
+        self.g.node.push(node(
+            "Gemm",
+            &n,
+            &[&flat, &format!("{n}.weight"), &format!("{n}.bias")],
+            &[out_name],
+            vec![],
+        ));
         self.flops += 2 * (fs[0] * fs[1]) as u64;
         Ok(Feature { name: out_name.into(), channels: fs[1], side: 1 })
     }
@@ -285,14 +409,30 @@ impl<'a> Builder<'a> {
         let h = self.conv(x, &format!("{p}/conv1"), 2, false, true, None)?;
         let mut h = self.conv(&h, &format!("{p}/conv2"), 1, true, false, None)?;
         let pool_name = format!("{p}.shortcut");
-        self.g.node.push(node("AveragePool", &pool_name, &[&x.name], &[&pool_name], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]));
+        self.g.node.push(node(
+            "AveragePool",
+            &pool_name,
+            &[&x.name],
+            &[&pool_name],
+            vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+        ));
         let mut pooled = Feature { name: pool_name, channels: x.channels, side: x.side / 2 };
         if pooled.side != h.side {
-            ensure!(pooled.side == h.side + 1, "{p}: shortcut side {} against {}", pooled.side, h.side);
+            ensure!(
+                pooled.side == h.side + 1,
+                "{p}: shortcut side {} against {}",
+                pooled.side,
+                h.side
+            );
             h = self.pad_end(&h, 0, 1, &format!("{p}.pad_side"));
         }
         if pooled.channels != h.channels {
-            pooled = self.pad_end(&pooled, h.channels - pooled.channels, 0, &format!("{p}.pad_channels"));
+            pooled = self.pad_end(
+                &pooled,
+                h.channels - pooled.channels,
+                0,
+                &format!("{p}.pad_channels"),
+            );
         }
         Ok(self.add_relu(&h, &pooled, p))
     }
@@ -300,7 +440,11 @@ impl<'a> Builder<'a> {
     /// `denseBlock3` of the landmark net: out1 = relu(conv0 x) (stride 2), then two
     /// separable convs, each fed the ReLU of the sum so far; ReLU of the sum.
     fn dense_block3(&mut self, x: &Feature, p: &str, first: bool) -> Result<Feature> {
-        let c0 = if first { self.tf_conv(x, &format!("{p}/conv0"), 2, true)? } else { self.separable(x, &format!("{p}/conv0"), 2)? };
+        let c0 = if first {
+            self.tf_conv(x, &format!("{p}/conv0"), 2, true)?
+        } else {
+            self.separable(x, &format!("{p}/conv0"), 2)?
+        };
         let out1 = self.relu(&c0);
         let out2 = self.separable(&out1, &format!("{p}/conv1"), 1)?;
         let in3 = self.add_relu(&out1, &out2, &format!("{p}.in3"));
@@ -328,22 +472,59 @@ fn hwio_to_oihw(f: &[f32], shape: &[usize]) -> Vec<f32> {
 
 /// The recogniser as ONNX: input `[N, 3, 150, 150]` RGB in [0, 1], output the
 /// L2-normalised 128-d descriptor. Returns the model bytes and its FLOPs per embedding.
-pub fn recognition_onnx(weights: &WeightMap, fmt: WeightFormat, meta: &ModelMetadata) -> Result<(Vec<u8>, u64)> {
+pub fn recognition_onnx(
+    weights: &WeightMap,
+    fmt: WeightFormat,
+    meta: &ModelMetadata,
+) -> Result<(Vec<u8>, u64)> {
     let p = &meta.preprocess;
-    ensure!(p.channels() == 3 && p.height == RECOGNITION_SIZE && p.width == RECOGNITION_SIZE, "the recogniser takes 3 x 150 x 150");
+    ensure!(
+        p.channels() == 3 && p.height == RECOGNITION_SIZE && p.width == RECOGNITION_SIZE,
+        "the recogniser takes 3 x 150 x 150"
+    );
     let (mut b, x) = Builder::new(&meta.name, fmt, weights, RECOGNITION_SIZE);
     // Input in [0, 1]: face-api.js computes (255 x - mean) / 255 = x - mean / 255.
     let mean = MEAN_RGB.map(|m| m / 255.0);
     let x = b.conv(&x, "conv32_down", 2, false, true, Some(mean))?;
     let mut x = b.max_pool(&x, 3, 2, false, "stem.maxpool");
-    for layer in ["conv32_1", "conv32_2", "conv32_3", "conv64_down", "conv64_1", "conv64_2", "conv64_3", "conv128_down", "conv128_1", "conv128_2", "conv256_down", "conv256_1", "conv256_2", "conv256_down_out"] {
-        x = if layer.contains("down") { b.residual_down(&x, layer)? } else { b.residual(&x, layer)? };
+    for layer in [
+        "conv32_1",
+        "conv32_2",
+        "conv32_3",
+        "conv64_down",
+        "conv64_1",
+        "conv64_2",
+        "conv64_3",
+        "conv128_down",
+        "conv128_1",
+        "conv128_2",
+        "conv256_down",
+        "conv256_1",
+        "conv256_2",
+        "conv256_down_out",
+    ] {
+        x = if layer.contains("down") {
+            b.residual_down(&x, layer)?
+        } else {
+            b.residual(&x, layer)?
+        };
     }
     b.g.node.push(node("GlobalAveragePool", "gap", &[&x.name], &["gap"], vec![]));
     let gap = Feature { name: "gap".into(), channels: x.channels, side: 1 };
     let d = b.dense(&gap, "fc", None, "descriptor")?;
-    ensure!(d.channels == meta.embedding_dim, "fc gives {}, the metadata says {}", d.channels, meta.embedding_dim);
-    b.g.node.push(node("LpNormalization", "l2norm", &["descriptor"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+    ensure!(
+        d.channels == meta.embedding_dim,
+        "fc gives {}, the metadata says {}",
+        d.channels,
+        meta.embedding_dim
+    );
+    b.g.node.push(node(
+        "LpNormalization",
+        "l2norm",
+        &["descriptor"],
+        &["embedding"],
+        vec![attr_int("axis", 1), attr_int("p", 2)],
+    ));
     b.g.output.push(value_info("embedding", &[None, Some(meta.embedding_dim)]));
     let flops = b.flops;
     Ok((encode_model(b.g, flops, meta), flops))
@@ -352,12 +533,23 @@ pub fn recognition_onnx(weights: &WeightMap, fmt: WeightFormat, meta: &ModelMeta
 /// face-api.js's `TinyFaceDetector` mean pixel (its own, not the recogniser's).
 const DETECTOR_MEAN_RGB: [f32; 3] = [117.001, 114.697, 97.404];
 /// Its anchor boxes (width, height in output cells) and non-maximum suppression overlap.
-const DETECTOR_ANCHORS: [[f32; 2]; 5] = [[1.603231, 2.094468], [6.041143, 7.080126], [2.882459, 3.518061], [4.266906, 5.178857], [9.041765, 10.66308]];
+const DETECTOR_ANCHORS: [[f32; 2]; 5] = [
+    [1.603231, 2.094468],
+    [6.041143, 7.080126],
+    [2.882459, 3.518061],
+    [4.266906, 5.178857],
+    [9.041765, 10.66308],
+];
 const DETECTOR_IOU: f32 = 0.4;
 /// The landmark net's input side.
 pub const LANDMARKS_SIZE: usize = 112;
 
-fn face_model_props(name: &str, version: &str, model: &FaceModel, origin: &str) -> Vec<(String, String)> {
+fn face_model_props(
+    name: &str,
+    version: &str,
+    model: &FaceModel,
+    origin: &str,
+) -> Vec<(String, String)> {
     vec![
         ("name".into(), name.into()),
         ("version".into(), version.into()),
@@ -371,8 +563,18 @@ fn face_model_props(name: &str, version: &str, model: &FaceModel, origin: &str) 
 /// end to a square and resized to `input_size`), output `[1, 25, S/32, S/32]`: per cell,
 /// 5 anchors x (x, y, w, h, score) before their sigmoid / exp, decoded by
 /// `siamese_wasm::face`.
-pub fn detector_onnx(weights: &WeightMap, fmt: WeightFormat, input_size: usize, score_threshold: f32, version: &str, origin: &str) -> Result<(Vec<u8>, u64)> {
-    ensure!(input_size.is_multiple_of(32) && input_size >= 64, "the detector's input side must be a multiple of 32");
+pub fn detector_onnx(
+    weights: &WeightMap,
+    fmt: WeightFormat,
+    input_size: usize,
+    score_threshold: f32,
+    version: &str,
+    origin: &str,
+) -> Result<(Vec<u8>, u64)> {
+    ensure!(
+        input_size.is_multiple_of(32) && input_size >= 64,
+        "the detector's input side must be a multiple of 32"
+    );
     let (mut b, x) = Builder::new("face-detector", fmt, weights, input_size);
     let x = b.subtract_mean(&x, DETECTOR_MEAN_RGB);
     let x = b.tf_conv(&x, "conv0", 1, false)?;
@@ -385,23 +587,50 @@ pub fn detector_onnx(weights: &WeightMap, fmt: WeightFormat, input_size: usize, 
     }
     let out = b.tf_conv(&x, "conv8", 1, false)?;
     ensure!(out.channels == 5 * DETECTOR_ANCHORS.len(), "conv8 gives {} channels", out.channels);
-    b.g.output.push(value_info(&out.name, &[Some(1), Some(out.channels), Some(out.side), Some(out.side)]));
-    let model = FaceModel::Detector { input_size, anchors: DETECTOR_ANCHORS.to_vec(), iou_threshold: DETECTOR_IOU, score_threshold };
+    b.g.output.push(value_info(
+        &out.name,
+        &[Some(1), Some(out.channels), Some(out.side), Some(out.side)],
+    ));
+    let model = FaceModel::Detector {
+        input_size,
+        anchors: DETECTOR_ANCHORS.to_vec(),
+        iou_threshold: DETECTOR_IOU,
+        score_threshold,
+    };
     let flops = b.flops;
-    Ok((encode_model_props(b.g, flops, "face-detector", face_model_props("face-detector", version, &model, origin)), flops))
+    Ok((
+        encode_model_props(
+            b.g,
+            flops,
+            "face-detector",
+            face_model_props("face-detector", version, &model, origin),
+        ),
+        flops,
+    ))
 }
 
 /// face-api.js's `FaceLandmark68TinyNet` as ONNX: input `[1, 3, 112, 112]` RGB in [0, 1]
 /// (a face box padded to a square, centred, and resized), output `[1, 136]`: x, y of 68
 /// points, relative to the input's side.
-pub fn landmarks_onnx(weights: &WeightMap, fmt: WeightFormat, version: &str, origin: &str) -> Result<(Vec<u8>, u64)> {
+pub fn landmarks_onnx(
+    weights: &WeightMap,
+    fmt: WeightFormat,
+    version: &str,
+    origin: &str,
+) -> Result<(Vec<u8>, u64)> {
     let (mut b, x) = Builder::new("face-landmarks", fmt, weights, LANDMARKS_SIZE);
     let x = b.subtract_mean(&x, MEAN_RGB);
     let x = b.dense_block3(&x, "dense0", true)?;
     let x = b.dense_block3(&x, "dense1", false)?;
     let x = b.dense_block3(&x, "dense2", false)?;
     ensure!(x.side == 14, "the landmark features are {0}x{0}, expected 14x14", x.side);
-    b.g.node.push(node("AveragePool", "gap", &[&x.name], &["gap"], vec![attr_ints("kernel_shape", &[14, 14]), attr_ints("strides", &[2, 2])]));
+    b.g.node.push(node(
+        "AveragePool",
+        "gap",
+        &[&x.name],
+        &["gap"],
+        vec![attr_ints("kernel_shape", &[14, 14]), attr_ints("strides", &[2, 2])],
+    ));
     let gap = Feature { name: "gap".into(), channels: x.channels, side: 1 };
     let (_, bias) = weights.get("fc/bias")?;
     let out = b.dense(&gap, "fc/weights", Some(bias), "landmarks")?;
@@ -409,5 +638,13 @@ pub fn landmarks_onnx(weights: &WeightMap, fmt: WeightFormat, version: &str, ori
     b.g.output.push(value_info("landmarks", &[Some(1), Some(136)]));
     let model = FaceModel::Landmarks { input_size: LANDMARKS_SIZE, points: 68 };
     let flops = b.flops;
-    Ok((encode_model_props(b.g, flops, "face-landmarks", face_model_props("face-landmarks", version, &model, origin)), flops))
+    Ok((
+        encode_model_props(
+            b.g,
+            flops,
+            "face-landmarks",
+            face_model_props("face-landmarks", version, &model, origin),
+        ),
+        flops,
+    ))
 }

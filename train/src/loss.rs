@@ -62,15 +62,27 @@ pub fn compute(params: &LossParams, e: Tensor<2>, labels: &[i64]) -> LossOut {
     for i in 0..n {
         for j in i + 1..n {
             let d = 1.0 - batch.s(i, j);
-            if labels[i] == labels[j] { pos_d += d; np += 1 } else { neg_d += d; nn += 1 }
+            if labels[i] == labels[j] {
+                pos_d += d;
+                np += 1
+            } else {
+                neg_d += d;
+                nn += 1
+            }
         }
     }
     let (mean_pos_dist, mean_neg_dist) = (pos_d / np.max(1) as f32, neg_d / nn.max(1) as f32);
     let m = params.margin;
     let (loss, active) = match params.kind {
         LossKind::TripletBatchHard | LossKind::TripletSemiHard => {
-            let t = if params.kind == LossKind::TripletBatchHard { batch_hard(&batch) } else { semi_hard(&batch) };
-            let active = t.iter().filter(|t| batch.s(t.a, t.n) - batch.s(t.a, t.p) + m > 0.0).count() as f32 / t.len().max(1) as f32;
+            let t = if params.kind == LossKind::TripletBatchHard {
+                batch_hard(&batch)
+            } else {
+                semi_hard(&batch)
+            };
+            let active =
+                t.iter().filter(|t| batch.s(t.a, t.n) - batch.s(t.a, t.p) + m > 0.0).count() as f32
+                    / t.len().max(1) as f32;
             let a: Vec<i64> = t.iter().map(|t| t.a as i64).collect();
             let s_ap = pair_sims(&e, a.clone(), t.iter().map(|t| t.p as i64).collect());
             let s_an = pair_sims(&e, a, t.iter().map(|t| t.n as i64).collect());
@@ -79,9 +91,18 @@ pub fn compute(params: &LossParams, e: Tensor<2>, labels: &[i64]) -> LossOut {
         LossKind::Contrastive => {
             let (pos, neg) = balanced_pairs(&batch);
             let d = |s: f32| (2.0 - 2.0 * s).max(0.0).sqrt();
-            let active = neg.iter().filter(|&&(i, j)| d(batch.s(i, j)) < m).count() as f32 / neg.len().max(1) as f32;
-            let s_pos = pair_sims(&e, pos.iter().map(|p| p.0 as i64).collect(), pos.iter().map(|p| p.1 as i64).collect());
-            let s_neg = pair_sims(&e, neg.iter().map(|p| p.0 as i64).collect(), neg.iter().map(|p| p.1 as i64).collect());
+            let active = neg.iter().filter(|&&(i, j)| d(batch.s(i, j)) < m).count() as f32
+                / neg.len().max(1) as f32;
+            let s_pos = pair_sims(
+                &e,
+                pos.iter().map(|p| p.0 as i64).collect(),
+                pos.iter().map(|p| p.1 as i64).collect(),
+            );
+            let s_neg = pair_sims(
+                &e,
+                neg.iter().map(|p| p.0 as i64).collect(),
+                neg.iter().map(|p| p.1 as i64).collect(),
+            );
             // Squared distance between unit vectors is 2 - 2 cos.
             let pos_term = s_pos.mul_scalar(-2.0).add_scalar(2.0);
             let d_neg = s_neg.mul_scalar(-2.0).add_scalar(2.0).clamp_min(1e-12).sqrt();
@@ -106,7 +127,9 @@ pub fn compute(params: &LossParams, e: Tensor<2>, labels: &[i64]) -> LossOut {
             for i in 0..n {
                 for j in 0..n {
                     let s = batch.s(i, j);
-                    if (pos_mask[i * n + j] == 1.0 && s < 1.0 - m) || (neg_mask[i * n + j] == 1.0 && s > m) {
+                    if (pos_mask[i * n + j] == 1.0 && s < 1.0 - m)
+                        || (neg_mask[i * n + j] == 1.0 && s > m)
+                    {
                         active_pairs += 1;
                     }
                 }
@@ -123,7 +146,10 @@ pub fn compute(params: &LossParams, e: Tensor<2>, labels: &[i64]) -> LossOut {
             let lse_p = masked_logsumexp(logit_p, pm);
             let lse_n = masked_logsumexp(logit_n, nm);
             let per_anchor = softplus(lse_p + lse_n, 1.0) * w.clone();
-            (per_anchor.sum().div(w.sum().clamp_min(1.0)), active_pairs as f32 / total.max(1) as f32)
+            (
+                per_anchor.sum().div(w.sum().clamp_min(1.0)),
+                active_pairs as f32 / total.max(1) as f32,
+            )
         }
     };
     LossOut { loss, active, mean_pos_dist, mean_neg_dist }
@@ -146,7 +172,8 @@ mod tests {
 
     /// Unit vectors at the given angles (degrees).
     fn at_angles(deg: &[f32]) -> Tensor<2> {
-        let v: Vec<f32> = deg.iter().flat_map(|d| [d.to_radians().cos(), d.to_radians().sin()]).collect();
+        let v: Vec<f32> =
+            deg.iter().flat_map(|d| [d.to_radians().cos(), d.to_radians().sin()]).collect();
         Tensor::<2>::from_data(TensorData::new(v, [deg.len(), 2]), &device())
     }
 
@@ -195,7 +222,11 @@ mod tests {
     #[test]
     fn gradients_pull_positives_together() {
         let dev = device().autodiff();
-        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.6, 0.8, 0.0, 1.0], [3, 2]), &dev).require_grad();
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.6, 0.8, 0.0, 1.0], [3, 2]),
+            &dev,
+        )
+        .require_grad();
         let p = LossParams { kind: LossKind::TripletBatchHard, margin: 0.5, scale: 0.0 };
         let out = compute(&p, x.clone(), &[0, 0, 1]);
         let grads = out.loss.backward();

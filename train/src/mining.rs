@@ -78,7 +78,11 @@ pub fn balanced_pairs(b: &Batch) -> (Pairs, Pairs) {
     let mut neg = vec![];
     for i in 0..b.n() {
         for j in i + 1..b.n() {
-            if b.labels[i] == b.labels[j] { pos.push((i, j)) } else { neg.push((i, j)) }
+            if b.labels[i] == b.labels[j] {
+                pos.push((i, j))
+            } else {
+                neg.push((i, j))
+            }
         }
     }
     neg.sort_by(|x, y| b.s(y.0, y.1).partial_cmp(&b.s(x.0, x.1)).unwrap());
@@ -108,7 +112,14 @@ mod tests {
         let (sim, labels) = batch();
         let t = batch_hard(&Batch { sim: &sim, labels: &labels });
         // Anchor 3 has no positive.
-        assert_eq!(t, vec![Triplet { a: 0, p: 2, n: 3 }, Triplet { a: 1, p: 2, n: 3 }, Triplet { a: 2, p: 0, n: 3 }]);
+        assert_eq!(
+            t,
+            vec![
+                Triplet { a: 0, p: 2, n: 3 },
+                Triplet { a: 1, p: 2, n: 3 },
+                Triplet { a: 2, p: 0, n: 3 }
+            ]
+        );
     }
 
     #[test]
@@ -135,7 +146,11 @@ mod tests {
         ];
         let labels = [0, 0, 1, 2, 3];
         let t = semi_hard(&Batch { sim: &sim, labels: &labels });
-        assert_eq!(t[0], Triplet { a: 0, p: 1, n: 2 }, "0.4 is the closest negative below 0.5; 0.7 is too hard");
+        assert_eq!(
+            t[0],
+            Triplet { a: 0, p: 1, n: 2 },
+            "0.4 is the closest negative below 0.5; 0.7 is too hard"
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ pub struct ConvBlock {
 impl ConvBlock {
     fn new(cin: usize, cout: usize, device: &Device) -> Self {
         ConvBlock {
-            conv: Conv2dConfig::new([cin, cout], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_bias(false).init(device),
+            conv: Conv2dConfig::new([cin, cout], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device),
             bn: BatchNormConfig::new(cout).init(device),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
         }
@@ -81,7 +84,11 @@ impl Encoder {
             blocks.push(ConvBlock::new(cin, c, device));
             cin = c;
         }
-        Encoder { blocks, head: LinearConfig::new(cfg.flat_features(), cfg.embedding_dim).init(device), neck: BatchNormConfig::new(cfg.embedding_dim).init(device) }
+        Encoder {
+            blocks,
+            head: LinearConfig::new(cfg.flat_features(), cfg.embedding_dim).init(device),
+            neck: BatchNormConfig::new(cfg.embedding_dim).init(device),
+        }
     }
 
     /// `[batch, 1, height, width]` -> L2-normalised `[batch, embedding_dim]`.

@@ -8,23 +8,31 @@ use prost::Message;
 use siamese_wasm::metadata::{ModelMetadata, NamedPoint, OperatingPoints};
 
 /// The named points, by their false-accept target (`eer` is the equal-error point).
-pub const NAMED: [(&str, Option<f64>); 3] = [("eer", None), ("far1", Some(0.01)), ("far01", Some(0.001))];
+pub const NAMED: [(&str, Option<f64>); 3] =
+    [("eer", None), ("far1", Some(0.01)), ("far01", Some(0.001))];
 
 /// The macro-averaged ROC over datasets: at each threshold (every distinct score, most
 /// strict first) the mean over datasets of its false-accept rate against `impostors(s)`
 /// and of its false-reject rate. Averaging per dataset keeps the largest set from setting
 /// every other set's bar.
-pub fn macro_curve(sets: &[&PairScores], impostors: impl Fn(&PairScores) -> &[f32]) -> Vec<(f32, f64, f64)> {
+pub fn macro_curve(
+    sets: &[&PairScores],
+    impostors: impl Fn(&PairScores) -> &[f32],
+) -> Vec<(f32, f64, f64)> {
     let sorted = |v: &[f32]| {
         let mut v: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
         v.sort_by(f32::total_cmp);
         v
     };
-    let prepared: Vec<(Vec<f32>, Vec<f32>)> = sets.iter().map(|s| (sorted(&s.genuine), sorted(impostors(s)))).collect();
-    let mut thresholds: Vec<f32> = prepared.iter().flat_map(|(g, i)| g.iter().chain(i)).copied().collect();
+    let prepared: Vec<(Vec<f32>, Vec<f32>)> =
+        sets.iter().map(|s| (sorted(&s.genuine), sorted(impostors(s)))).collect();
+    let mut thresholds: Vec<f32> =
+        prepared.iter().flat_map(|(g, i)| g.iter().chain(i)).copied().collect();
     thresholds.sort_by(|a, b| b.total_cmp(a));
     thresholds.dedup();
-    let above = |v: &[f32], t: f32| (v.len() - v.partition_point(|&x| x < t)) as f64 / v.len().max(1) as f64;
+    let above = |v: &[f32], t: f32| {
+        (v.len() - v.partition_point(|&x| x < t)) as f64 / v.len().max(1) as f64
+    };
     let n = prepared.len().max(1) as f64;
     thresholds
         .into_iter()
@@ -40,21 +48,37 @@ pub fn macro_curve(sets: &[&PairScores], impostors: impl Fn(&PairScores) -> &[f3
 /// false-accept rate moved by 0.05 point or the false-reject rate by 0.5 since the last
 /// one kept, and every point up to a 1% false-accept rate), `default` naming the one the
 /// model's `threshold` is.
-pub fn operating_points(curve: &[(f32, f64, f64)], default: &str, impostors: String) -> Result<OperatingPoints> {
+pub fn operating_points(
+    curve: &[(f32, f64, f64)],
+    default: &str,
+    impostors: String,
+) -> Result<OperatingPoints> {
     anyhow::ensure!(!curve.is_empty(), "no scores to calibrate on");
     let mut points = vec![];
     for (name, target) in NAMED {
         let (t, far, frr) = match target {
-            None => *curve.iter().min_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs())).unwrap(),
+            None => *curve
+                .iter()
+                .min_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs()))
+                .unwrap(),
             // The most lenient threshold whose false-accept rate is within the target.
-            Some(target) => *curve.iter().take_while(|c| c.1 <= target).last().context("no threshold meets the target")?,
+            Some(target) => *curve
+                .iter()
+                .take_while(|c| c.1 <= target)
+                .last()
+                .context("no threshold meets the target")?,
         };
         points.push(NamedPoint { name: name.into(), threshold: t, far, frr });
     }
-    anyhow::ensure!(points.iter().any(|p| p.name == default), "no operating point named {default:?}");
+    anyhow::ensure!(
+        points.iter().any(|p| p.name == default),
+        "no operating point named {default:?}"
+    );
     let mut thinned: Vec<(f32, f64, f64)> = vec![];
     for &c in curve {
-        let keep = thinned.last().is_none_or(|l: &(f32, f64, f64)| c.1 <= 0.01 || c.1 - l.1 >= 0.0005 || (c.2 - l.2).abs() >= 0.005);
+        let keep = thinned.last().is_none_or(|l: &(f32, f64, f64)| {
+            c.1 <= 0.01 || c.1 - l.1 >= 0.0005 || (c.2 - l.2).abs() >= 0.005
+        });
         if keep {
             thinned.push(c);
         }
@@ -66,13 +90,21 @@ pub fn operating_points(curve: &[(f32, f64, f64)], default: &str, impostors: Str
 /// `threshold` set to the default point's.
 pub fn with_operating_points(bytes: &[u8], points: OperatingPoints) -> Result<Vec<u8>> {
     let mut model = siamese_wasm::onnx::decode(bytes).context("not an ONNX model")?;
-    let mut meta = ModelMetadata::from_props(model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))?.context("the model carries no siamese metadata")?;
+    let mut meta = ModelMetadata::from_props(
+        model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())),
+    )?
+    .context("the model carries no siamese metadata")?;
     meta.threshold = points.get(&points.default).expect("checked by operating_points").threshold;
     meta.operating_points = Some(points);
     // Our keys replaced, anyone else's kept.
     let ours: Vec<(String, String)> = meta.to_props();
-    model.metadata_props.retain(|p| !ours.iter().any(|(k, _)| *k == p.key) && p.key != "operating_points");
-    model.metadata_props.extend(ours.into_iter().map(|(key, value)| siamese_wasm::onnx::StringStringEntryProto { key, value }));
+    model
+        .metadata_props
+        .retain(|p| !ours.iter().any(|(k, _)| *k == p.key) && p.key != "operating_points");
+    model.metadata_props.extend(
+        ours.into_iter()
+            .map(|(key, value)| siamese_wasm::onnx::StringStringEntryProto { key, value }),
+    );
     Ok(model.encode_to_vec())
 }
 

@@ -7,7 +7,10 @@
 //! calibrated (min/max, as onnxruntime's default calibrator) by running the float model on
 //! training inputs with tract.
 
-use crate::export::{attr_int, attr_ints, encode_model, f32_tensor, node, quantize_per_channel, raw_tensor, value_info, FoldedNet, INT32, INT8, UINT8};
+use crate::export::{
+    attr_int, attr_ints, encode_model, f32_tensor, node, quantize_per_channel, raw_tensor,
+    value_info, FoldedNet, INT32, INT8, UINT8,
+};
 use anyhow::{Context, Result};
 use siamese_wasm::metadata::ModelMetadata;
 use siamese_wasm::onnx as pb;
@@ -27,9 +30,11 @@ pub struct Ranges {
 /// Runs the float model `f32_onnx` (as written by `export::to_onnx`) on `inputs` and records
 /// the range of the input, each ReLU output and the projection.
 pub fn calibrate(f32_onnx: &[u8], blocks: usize, inputs: &[Vec<f32>]) -> Result<Ranges> {
-    let meta = siamese_wasm::encoder::read_metadata(f32_onnx)?.context("the model carries no siamese metadata")?;
+    let meta = siamese_wasm::encoder::read_metadata(f32_onnx)?
+        .context("the model carries no siamese metadata")?;
     let (h, w) = (meta.preprocess.height, meta.preprocess.width);
-    let names: Vec<String> = (0..blocks).map(|i| format!("relu{i}")).chain(["head".to_string()]).collect();
+    let names: Vec<String> =
+        (0..blocks).map(|i| format!("relu{i}")).chain(["head".to_string()]).collect();
     let plan = tract_onnx::onnx()
         .model_for_read(&mut &f32_onnx[..])?
         .with_input_fact(0, f32::fact([1, 1, h, w]).into())?
@@ -79,20 +84,46 @@ fn raw(g: &mut pb::GraphProto, name: &str, data_type: i32, dims: &[usize], raw_d
 /// One `QLinearConv` from `x` (u8, scale `xs`, zero point name `xz`) with float weights `w`
 /// `[cout, cin, kh, kw]` and bias `b`, to an output of scale `ys` and zero point `yz`.
 #[allow(clippy::too_many_arguments)]
-fn qconv(g: &mut pb::GraphProto, name: &str, x: &str, xs: f32, w: &[f32], dims: [usize; 4], b: &[f32], ys: f32, yz: u8, pads: &[i64]) {
+fn qconv(
+    g: &mut pb::GraphProto,
+    name: &str,
+    x: &str,
+    xs: f32,
+    w: &[f32],
+    dims: [usize; 4],
+    b: &[f32],
+    ys: f32,
+    yz: u8,
+    pads: &[i64],
+) {
     let cout = dims[0];
     let (q, ws) = quantize_per_channel(w, cout, w.len() / cout, 0);
     let p = |s: &str| format!("{name}.{s}");
     raw(g, &p("w"), INT8, &dims, q.iter().map(|&v| v as u8).collect());
     g.initializer.push(f32_tensor(&p("w_scale"), &[cout], &ws));
     raw(g, &p("w_zero"), INT8, &[cout], vec![0; cout]);
-    let bias: Vec<u8> = (0..cout).flat_map(|c| ((b[c] / (xs * ws[c])).round() as i32).to_le_bytes()).collect();
+    let bias: Vec<u8> =
+        (0..cout).flat_map(|c| ((b[c] / (xs * ws[c])).round() as i32).to_le_bytes()).collect();
     raw(g, &p("bias"), INT32, &[cout], bias);
     scalar_f32(g, &p("y_scale"), ys);
     raw(g, &p("y_zero"), UINT8, &[], vec![yz]);
     let (xsn, xzn) = (format!("{x}.scale"), format!("{x}.zero"));
-    let inputs = [x, &xsn, &xzn, &p("w"), &p("w_scale"), &p("w_zero"), &p("y_scale"), &p("y_zero"), &p("bias")];
-    let attrs = vec![attr_ints("kernel_shape", &[dims[2] as i64, dims[3] as i64]), attr_ints("pads", pads), attr_ints("strides", &[1, 1])];
+    let inputs = [
+        x,
+        &xsn,
+        &xzn,
+        &p("w"),
+        &p("w_scale"),
+        &p("w_zero"),
+        &p("y_scale"),
+        &p("y_zero"),
+        &p("bias"),
+    ];
+    let attrs = vec![
+        attr_ints("kernel_shape", &[dims[2] as i64, dims[3] as i64]),
+        attr_ints("pads", pads),
+        attr_ints("strides", &[1, 1]),
+    ];
     g.node.push(node("QLinearConv", name, &inputs, &[name], attrs));
 }
 
@@ -106,7 +137,13 @@ pub fn to_qlinear_onnx(net: &FoldedNet, ranges: &Ranges, meta: &ModelMetadata) -
     let (mut xs, xz) = u8_params(ranges.input);
     scalar_f32(&mut g, "input_q.scale", xs);
     raw(&mut g, "input_q.zero", UINT8, &[], vec![xz]);
-    g.node.push(node("QuantizeLinear", "quantize", &["input", "input_q.scale", "input_q.zero"], &["input_q"], vec![]));
+    g.node.push(node(
+        "QuantizeLinear",
+        "quantize",
+        &["input", "input_q.scale", "input_q.zero"],
+        &["input_q"],
+        vec![],
+    ));
     let mut x = "input_q".to_string();
     for (i, (w, dims, b)) in net.convs.iter().enumerate() {
         let (c, p) = (format!("conv{i}"), format!("pool{i}"));
@@ -114,7 +151,13 @@ pub fn to_qlinear_onnx(net: &FoldedNet, ranges: &Ranges, meta: &ModelMetadata) -
         qconv(&mut g, &c, &x, xs, w, *dims, b, ys, 0, &[1, 1, 1, 1]);
         // Max pooling commutes with a monotonic quantisation: the pooled tensor keeps the
         // convolution's scale and zero point.
-        g.node.push(node("MaxPool", &p, &[&c], &[&p], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]));
+        g.node.push(node(
+            "MaxPool",
+            &p,
+            &[&c],
+            &[&p],
+            vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+        ));
         scalar_f32(&mut g, &format!("{p}.scale"), ys);
         raw(&mut g, &format!("{p}.zero"), UINT8, &[], vec![0]);
         (x, xs) = (p, ys);
@@ -134,9 +177,27 @@ pub fn to_qlinear_onnx(net: &FoldedNet, ranges: &Ranges, meta: &ModelMetadata) -
     qconv(&mut g, "head", &x, xs, &wt, [hd[1], c, fh, fw], hb, ps, pz, &[0, 0, 0, 0]);
     scalar_f32(&mut g, "head.out_scale", ps);
     raw(&mut g, "head.out_zero", UINT8, &[], vec![pz]);
-    g.node.push(node("DequantizeLinear", "dequantize", &["head", "head.out_scale", "head.out_zero"], &["projection_map"], vec![]));
-    g.node.push(node("Flatten", "flatten", &["projection_map"], &["projection"], vec![attr_int("axis", 1)]));
-    g.node.push(node("LpNormalization", "l2norm", &["projection"], &["embedding"], vec![attr_int("axis", 1), attr_int("p", 2)]));
+    g.node.push(node(
+        "DequantizeLinear",
+        "dequantize",
+        &["head", "head.out_scale", "head.out_zero"],
+        &["projection_map"],
+        vec![],
+    ));
+    g.node.push(node(
+        "Flatten",
+        "flatten",
+        &["projection_map"],
+        &["projection"],
+        vec![attr_int("axis", 1)],
+    ));
+    g.node.push(node(
+        "LpNormalization",
+        "l2norm",
+        &["projection"],
+        &["embedding"],
+        vec![attr_int("axis", 1), attr_int("p", 2)],
+    ));
     encode_model(g, cfg.flops(), meta)
 }
 

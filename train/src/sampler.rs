@@ -25,8 +25,18 @@ pub struct PkSampler {
 
 impl PkSampler {
     pub fn new(ids: &[Identity], p: usize, k: usize, forgeries: usize) -> Self {
-        let genuine: Vec<Vec<usize>> = ids.iter().map(|i| i.samples.iter().enumerate().filter(|(_, s)| !s.forged).map(|(j, _)| j).collect()).collect();
-        let forged: Vec<Vec<usize>> = ids.iter().map(|i| i.samples.iter().enumerate().filter(|(_, s)| s.forged).map(|(j, _)| j).collect()).collect();
+        let genuine: Vec<Vec<usize>> = ids
+            .iter()
+            .map(|i| {
+                i.samples.iter().enumerate().filter(|(_, s)| !s.forged).map(|(j, _)| j).collect()
+            })
+            .collect();
+        let forged: Vec<Vec<usize>> = ids
+            .iter()
+            .map(|i| {
+                i.samples.iter().enumerate().filter(|(_, s)| s.forged).map(|(j, _)| j).collect()
+            })
+            .collect();
         let eligible: Vec<usize> = (0..ids.len()).filter(|&i| genuine[i].len() >= 2).collect();
         assert!(eligible.len() >= 2, "need at least two identities with two genuine samples each");
         let p = p.min(eligible.len());
@@ -44,7 +54,11 @@ impl PkSampler {
             None => self.eligible.choose_multiple(rng, self.p).copied().collect(),
             Some(w) => {
                 let slots: Vec<usize> = (0..self.eligible.len()).collect();
-                slots.choose_multiple_weighted(rng, self.p, |&j| w[j]).expect("positive draw weights").map(|&j| self.eligible[j]).collect()
+                slots
+                    .choose_multiple_weighted(rng, self.p, |&j| w[j])
+                    .expect("positive draw weights")
+                    .map(|&j| self.eligible[j])
+                    .collect()
             }
         };
         let mut picks = vec![];
@@ -53,7 +67,11 @@ impl PkSampler {
         for &i in &chosen {
             let g = &self.genuine[i];
             // Without replacement while the identity has enough samples.
-            let samples: Vec<usize> = if g.len() >= self.k { g.choose_multiple(rng, self.k).copied().collect() } else { (0..self.k).map(|_| *g.choose(rng).unwrap()).collect() };
+            let samples: Vec<usize> = if g.len() >= self.k {
+                g.choose_multiple(rng, self.k).copied().collect()
+            } else {
+                (0..self.k).map(|_| *g.choose(rng).unwrap()).collect()
+            };
             for s in samples {
                 picks.push((i, s));
                 labels.push(i as i64);
@@ -83,7 +101,9 @@ mod tests {
                 name: format!("id{n}"),
                 split_key: format!("id{n}"),
                 group: String::new(),
-                samples: (0..g + f).map(|k| Sample { forged: k >= g, ..Default::default() }).collect(),
+                samples: (0..g + f)
+                    .map(|k| Sample { forged: k >= g, ..Default::default() })
+                    .collect(),
                 draw_weight: 1.0,
             })
             .collect()
@@ -122,7 +142,12 @@ mod tests {
         let s = PkSampler::new(&data, 3, 2, 2);
         let (picks, labels) = s.batch(&mut rand::thread_rng());
         assert_eq!(picks.len(), 3 * 2 + 2 * 2);
-        let forged: Vec<i64> = picks.iter().zip(&labels).filter(|((i, j), _)| data[*i].samples[*j].forged).map(|(_, &l)| l).collect();
+        let forged: Vec<i64> = picks
+            .iter()
+            .zip(&labels)
+            .filter(|((i, j), _)| data[*i].samples[*j].forged)
+            .map(|(_, &l)| l)
+            .collect();
         assert_eq!(forged.len(), 4);
         assert!(forged.iter().all(|&l| l < 0 && labels.iter().filter(|&&m| m == l).count() == 1));
     }

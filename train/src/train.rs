@@ -73,12 +73,19 @@ pub fn dataset_prefix(dir: &Path) -> String {
 /// Reads each of the config's datasets and splits it by identity with its fraction and
 /// seed; training identities of its `turned_classes` and `mirrored_classes` get their
 /// turned and mirrored copies.
-pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
+pub fn load_split(
+    data_root: &Path,
+    cfg: &TrainConfig,
+) -> Result<(Vec<Identity>, Vec<Vec<Identity>>)> {
     let mut train = vec![];
     let mut val = vec![];
     for d in &cfg.datasets {
         let dir = data_root.join(d);
-        let (mut t, v) = read_split(&dir, &dataset_prefix(&dir), cfg.val_fraction, cfg.seed, |ids| drop_unusable(ids, &cfg.preprocess)).with_context(|| format!("reading {}", dir.display()))?;
+        let (mut t, v) =
+            read_split(&dir, &dataset_prefix(&dir), cfg.val_fraction, cfg.seed, |ids| {
+                drop_unusable(ids, &cfg.preprocess)
+            })
+            .with_context(|| format!("reading {}", dir.display()))?;
         if cfg.turned_classes.contains(d) {
             t = with_turned_copies(t);
         }
@@ -88,7 +95,13 @@ pub fn load_split(data_root: &Path, cfg: &TrainConfig) -> Result<(Vec<Identity>,
         if let Some(w) = cfg.draw_weights.get(d) {
             t.iter_mut().for_each(|i| i.draw_weight *= w);
         }
-        eprintln!("{d}: {} training identities ({} samples), {} validation identities ({} samples)", t.len(), t.iter().map(|i| i.samples.len()).sum::<usize>(), v.len(), v.iter().map(|i| i.samples.len()).sum::<usize>());
+        eprintln!(
+            "{d}: {} training identities ({} samples), {} validation identities ({} samples)",
+            t.len(),
+            t.iter().map(|i| i.samples.len()).sum::<usize>(),
+            v.len(),
+            v.iter().map(|i| i.samples.len()).sum::<usize>()
+        );
         train.extend(t);
         val.push(v);
     }
@@ -121,8 +134,14 @@ impl Embedder for BurnEmbedder<'_> {
     fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         let (h, w, d) = (self.config.height, self.config.width, self.config.embedding_dim);
         let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
-        let x = Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), 1, h, w]), &self.device);
-        let e = self.model.forward(x).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let x =
+            Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), 1, h, w]), &self.device);
+        let e = self
+            .model
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(e.chunks(d).map(|c| c.to_vec()).collect())
     }
 }
@@ -160,7 +179,12 @@ fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
     cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
-pub fn validate(model: &Encoder, cfg: &TrainConfig, val: &[Vec<Identity>], device: &Device) -> Result<DatasetScores> {
+pub fn validate(
+    model: &Encoder,
+    cfg: &TrainConfig,
+    val: &[Vec<Identity>],
+    device: &Device,
+) -> Result<DatasetScores> {
     let valid = model.valid();
     let embedder = BurnEmbedder { model: &valid, config: &cfg.encoder, device: device.clone() };
     let mut out = vec![];
@@ -171,25 +195,38 @@ pub fn validate(model: &Encoder, cfg: &TrainConfig, val: &[Vec<Identity>], devic
     Ok(out)
 }
 
-pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], log_path: Option<&PathBuf>) -> Result<Trained> {
+pub fn train(
+    cfg: &TrainConfig,
+    train_ids: &[Identity],
+    val: &[Vec<Identity>],
+    log_path: Option<&PathBuf>,
+) -> Result<Trained> {
     let device = Device::default().autodiff();
     device.seed(cfg.seed);
     let mut model = Encoder::new(&cfg.encoder, &device);
-    let mut optim = AdamConfig::new().with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(cfg.weight_decay))).init();
+    let mut optim = AdamConfig::new()
+        .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(cfg.weight_decay)))
+        .init();
     let sampler = PkSampler::new(train_ids, cfg.p, cfg.k, cfg.forgeries);
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let total = cfg.epochs * cfg.steps_per_epoch;
     let mut best: Option<(f64, usize, Encoder, DatasetScores)> = None;
     let mut log = vec![];
     let eval_device = Device::default();
-    let val: Vec<Vec<Identity>> = val.iter().map(|v| thinned(v, cfg.val_samples_per_epoch)).collect();
+    let val: Vec<Vec<Identity>> =
+        val.iter().map(|v| thinned(v, cfg.val_samples_per_epoch)).collect();
     let val = &val[..];
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
         let bar = ProgressBar::new(cfg.steps_per_epoch as u64);
-        bar.set_style(ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})").unwrap().progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                .unwrap()
+                .progress_chars("=> "),
+        );
         bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
-        let (mut sum_loss, mut sum_active, mut sum_pos, mut sum_neg) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut sum_loss, mut sum_active, mut sum_pos, mut sum_neg) =
+            (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for step in 0..cfg.steps_per_epoch {
             let global = (epoch - 1) * cfg.steps_per_epoch + step;
             let (picks, labels) = sampler.batch(&mut rng);
@@ -197,11 +234,20 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
             let inputs: Vec<Vec<f32>> = picks
                 .par_iter()
                 .zip(&seeds)
-                .map(|(&(i, j), &s)| augmented_input(&train_ids[i].samples[j], &cfg.preprocess, &mut rand::rngs::StdRng::seed_from_u64(s)))
+                .map(|(&(i, j), &s)| {
+                    augmented_input(
+                        &train_ids[i].samples[j],
+                        &cfg.preprocess,
+                        &mut rand::rngs::StdRng::seed_from_u64(s),
+                    )
+                })
                 .collect::<Result<_>>()?;
             let n = inputs.len();
             let flat: Vec<f32> = inputs.into_iter().flatten().collect();
-            let x = Tensor::<4>::from_data(TensorData::new(flat, [n, 1, cfg.encoder.height, cfg.encoder.width]), &device);
+            let x = Tensor::<4>::from_data(
+                TensorData::new(flat, [n, 1, cfg.encoder.height, cfg.encoder.width]),
+                &device,
+            );
             let out = compute(&cfg.loss, model.forward(x), &labels);
             let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
@@ -211,7 +257,13 @@ pub fn train(cfg: &TrainConfig, train_ids: &[Identity], val: &[Vec<Identity>], l
             sum_active += out.active;
             sum_pos += out.mean_pos_dist;
             sum_neg += out.mean_neg_dist;
-            bar.set_message(format!("loss {:.4} active {:.2} d+ {:.3} d- {:.3}", sum_loss / (step + 1) as f32, sum_active / (step + 1) as f32, sum_pos / (step + 1) as f32, sum_neg / (step + 1) as f32));
+            bar.set_message(format!(
+                "loss {:.4} active {:.2} d+ {:.3} d- {:.3}",
+                sum_loss / (step + 1) as f32,
+                sum_active / (step + 1) as f32,
+                sum_pos / (step + 1) as f32,
+                sum_neg / (step + 1) as f32
+            ));
             bar.inc(1);
         }
         bar.finish_and_clear();

@@ -8,9 +8,9 @@ use rand::{Rng, SeedableRng};
 use siamese_train::data::{Identity, Sample};
 use siamese_train::eval::Embedder;
 use siamese_train::export::{fold, read_f32_onnx, to_onnx, WeightFormat};
-use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::{Encoder, EncoderConfig};
+use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::train::{train, BurnEmbedder, TrainConfig};
 use siamese_wasm::encoder::Encoder as TractEncoder;
 use siamese_wasm::metadata::{ModelMetadata, Preprocess};
@@ -32,10 +32,17 @@ fn shapes(n: usize, per: usize, seed: u64) -> Vec<Identity> {
                     let stroke: Vec<Point> = (0..=corners)
                         .map(|c| {
                             let a = c as f32 / corners as f32 * std::f32::consts::TAU;
-                            Point::new(a.cos() * 10.0 + rng.gen_range(-0.8..0.8), a.sin() * 10.0 + rng.gen_range(-0.8..0.8))
+                            Point::new(
+                                a.cos() * 10.0 + rng.gen_range(-0.8..0.8),
+                                a.sin() * 10.0 + rng.gen_range(-0.8..0.8),
+                            )
                         })
                         .collect();
-                    Sample { strokes: Some(std::sync::Arc::new(vec![stroke])), origin: format!("shape{k}"), ..Default::default() }
+                    Sample {
+                        strokes: Some(std::sync::Arc::new(vec![stroke])),
+                        origin: format!("shape{k}"),
+                        ..Default::default()
+                    }
                 })
                 .collect(),
         })
@@ -80,7 +87,16 @@ fn a_short_training_run_lowers_the_loss() {
 }
 
 fn meta(cfg: &EncoderConfig, pre: Preprocess) -> ModelMetadata {
-    ModelMetadata { name: "test".into(), version: "0".into(), preprocess: pre, embedding_dim: cfg.embedding_dim, metric: Metric::Cosine, threshold: 0.5, training_data: String::new(), operating_points: None }
+    ModelMetadata {
+        name: "test".into(),
+        version: "0".into(),
+        preprocess: pre,
+        embedding_dim: cfg.embedding_dim,
+        metric: Metric::Cosine,
+        threshold: 0.5,
+        training_data: String::new(),
+        operating_points: None,
+    }
 }
 
 #[test]
@@ -93,16 +109,27 @@ fn exported_onnx_matches_burn_and_int8_forms_stay_close() {
     // A few training steps so batch-norm statistics are not the identity.
     let mut optim = burn::optim::AdamConfig::new().init();
     let ids = shapes(4, 4, 5);
-    let inputs: Vec<Vec<f32>> = ids.iter().flat_map(|i| i.samples.iter().map(|s| strokes_to_input(s.strokes.as_ref().unwrap(), &pre).unwrap())).collect();
+    let inputs: Vec<Vec<f32>> = ids
+        .iter()
+        .flat_map(|i| {
+            i.samples.iter().map(|s| strokes_to_input(s.strokes.as_ref().unwrap(), &pre).unwrap())
+        })
+        .collect();
     let labels: Vec<i64> = (0..16).map(|i| i / 4).collect();
     for _ in 0..3 {
         let x = Tensor::<4>::from_data(TensorData::new(inputs.concat(), [16, 1, 32, 48]), &device);
-        let out = siamese_train::loss::compute(&LossParams { kind: LossKind::Circle, margin: 0.25, scale: 16.0 }, model.forward(x), &labels);
+        let out = siamese_train::loss::compute(
+            &LossParams { kind: LossKind::Circle, margin: 0.25, scale: 16.0 },
+            model.forward(x),
+            &labels,
+        );
         let grads = burn::optim::GradientsParams::from_grads(out.loss.backward(), &model);
         model = optim.step(1e-2, model, grads);
     }
     let model = model.valid();
-    let burn_emb = BurnEmbedder { model: &model, config: &cfg, device: Device::default() }.embed(&inputs).unwrap();
+    let burn_emb = BurnEmbedder { model: &model, config: &cfg, device: Device::default() }
+        .embed(&inputs)
+        .unwrap();
     let net = fold(&model, &cfg);
     let f32_bytes = to_onnx(&net, WeightFormat::F32, &meta(&cfg, pre));
     let f32_enc = TractEncoder::from_bytes(&f32_bytes, None).unwrap();
@@ -110,9 +137,13 @@ fn exported_onnx_matches_burn_and_int8_forms_stay_close() {
     let i8_enc = TractEncoder::from_bytes(&i8_bytes, None).unwrap();
     // The float file reads back to the same weights, and its integer form runs in tract.
     let (back, back_meta) = read_f32_onnx(&f32_bytes).unwrap();
-    assert_eq!((&back.convs, &back.head, &back.config, &back_meta), (&net.convs, &net.head, &net.config, &meta(&cfg, pre)));
+    assert_eq!(
+        (&back.convs, &back.head, &back.config, &back_meta),
+        (&net.convs, &net.head, &net.config, &meta(&cfg, pre))
+    );
     let ranges = calibrate(&f32_bytes, cfg.channels.len(), &inputs).unwrap();
-    let ql_enc = siamese_train::eval::load_encoder(&to_qlinear_onnx(&back, &ranges, &back_meta)).unwrap();
+    let ql_enc =
+        siamese_train::eval::load_encoder(&to_qlinear_onnx(&back, &ranges, &back_meta)).unwrap();
     let (mut worst_f32, mut worst_i8, mut worst_ql) = (0.0f32, 1.0f32, 1.0f32);
     for (x, b) in inputs.iter().zip(&burn_emb) {
         let t = f32_enc.embed_input(x).unwrap();

@@ -22,7 +22,8 @@ fn svc_text(points: &[(i32, i32, i32)]) -> String {
 
 #[test]
 fn svc_text_splits_strokes_at_pen_up_and_flips_y() {
-    let st = parse_svc_txt(&svc_text(&[(0, 0, 1), (10, 5, 1), (20, 5, 0), (30, 0, 1), (40, 2, 1)])).unwrap();
+    let st = parse_svc_txt(&svc_text(&[(0, 0, 1), (10, 5, 1), (20, 5, 0), (30, 0, 1), (40, 2, 1)]))
+        .unwrap();
     assert_eq!(st.len(), 2);
     assert_eq!(st[0].len(), 2);
     assert_eq!((st[0][1].x, st[0][1].y), (10.0, -5.0));
@@ -33,7 +34,8 @@ fn svc_text_splits_strokes_at_pen_up_and_flips_y() {
 
 #[test]
 fn omniglot_strokes_parse() {
-    let st = parse_omniglot_strokes("START\n1.0,-2.0,0\n3.0,-4.0,10\nBREAK\n5,-6,20\nBREAK\n").unwrap();
+    let st =
+        parse_omniglot_strokes("START\n1.0,-2.0,0\n3.0,-4.0,10\nBREAK\n5,-6,20\nBREAK\n").unwrap();
     assert_eq!(st.len(), 2);
     assert_eq!((st[0][1].x, st[0][1].y), (3.0, 4.0));
 }
@@ -47,7 +49,10 @@ fn identity_folders_with_and_without_forgeries() {
     std::fs::create_dir_all(dir.join("bob/genuine")).unwrap();
     std::fs::create_dir_all(dir.join("bob/forged")).unwrap();
     write_png(&dir.join("bob/genuine/a.png"), 20, 10, (2, 2, 8, 8));
-    std::fs::File::create(dir.join("bob/forged/f.txt")).unwrap().write_all(svc_text(&[(0, 0, 1), (5, 5, 1)]).as_bytes()).unwrap();
+    std::fs::File::create(dir.join("bob/forged/f.txt"))
+        .unwrap()
+        .write_all(svc_text(&[(0, 0, 1), (5, 5, 1)]).as_bytes())
+        .unwrap();
     std::fs::write(dir.join("bob/genuine/notes.md"), "ignored").unwrap();
     assert_eq!(detect_layout(&dir).unwrap(), Layout::IdentityFolders);
     let ids = read_identities(&dir, "x/").unwrap();
@@ -72,8 +77,19 @@ fn cross_device_identities_are_a_writer_and_a_name_across_devices() {
     }
     assert_eq!(detect_layout(&dir).unwrap(), Layout::CrossDevice);
     let ids = read_identities(&dir, "cross/").unwrap();
-    assert_eq!(ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["cross/001/01", "cross/001/02", "cross/002/01", "cross/002/02", "cross/003/01", "cross/003/02"]);
-    assert!(ids.iter().all(|i| i.split_key == format!("cross/{}", &i.name[6..9]) && i.group == format!("cross/{}", &i.name[10..])));
+    assert_eq!(
+        ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        [
+            "cross/001/01",
+            "cross/001/02",
+            "cross/002/01",
+            "cross/002/02",
+            "cross/003/01",
+            "cross/003/02"
+        ]
+    );
+    assert!(ids.iter().all(|i| i.split_key == format!("cross/{}", &i.name[6..9])
+        && i.group == format!("cross/{}", &i.name[10..])));
     let mut devices: Vec<_> = ids[0].samples.iter().map(|s| s.device.clone().unwrap()).collect();
     devices.sort();
     assert_eq!(devices, ["ipad", "paper", "phone-hand", "phone-table"]);
@@ -84,13 +100,18 @@ fn cross_device_identities_are_a_writer_and_a_name_across_devices() {
         let forged: Vec<_> = id.forged().collect();
         assert_eq!(forged.len(), 2 * 4, "{}: both other writers, every device", id.name);
         let text = &id.name[10..];
-        assert!(forged.iter().all(|s| s.origin.contains(&format!("-{text}.png")) && !s.origin.contains(&id.name[6..9])));
+        assert!(forged
+            .iter()
+            .all(|s| s.origin.contains(&format!("-{text}.png"))
+                && !s.origin.contains(&id.name[6..9])));
     }
     // Within a split: a writer's names stay together, and no impostor crosses sides.
     let (t, v) = read_split(&dir, "cross/", 0.34, 7, |ids| ids).unwrap();
     let val_writers: Vec<&str> = v.iter().map(|i| i.split_key.as_str()).collect();
     assert!(t.iter().all(|i| !val_writers.contains(&i.split_key.as_str())));
-    assert!(v.iter().all(|i| i.forged().all(|s| val_writers.iter().any(|w| s.origin.contains(&format!("/{}/", &w[6..]))))));
+    assert!(v.iter().all(|i| i
+        .forged()
+        .all(|s| val_writers.iter().any(|w| s.origin.contains(&format!("/{}/", &w[6..]))))));
     // Names that are not `<device>-<number>` carry none.
     for name in ["1.png", "01.png", "U1S2.TXT", "-3.png", "ipad-.png", "ipad-x1.png", "a_b-2.png"] {
         assert_eq!(device_of(Path::new(name)), None, "{name}");
@@ -105,7 +126,11 @@ fn omniglot_whole_background_and_small_sets_read_once() {
     let dir = tempdir("omniglot");
     let png = |x0: u32| {
         let mut bytes = std::io::Cursor::new(vec![]);
-        image::GrayImage::from_fn(20, 20, |x, y| image::Luma([if x >= x0 && x < x0 + 5 && y > 3 && y < 15 { 0 } else { 255 }])).write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        image::GrayImage::from_fn(20, 20, |x, y| {
+            image::Luma([if x >= x0 && x < x0 + 5 && y > 3 && y < 15 { 0 } else { 255 }])
+        })
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap();
         bytes.into_inner()
     };
     let write_zip = |name: &str, files: &[(String, Vec<u8>)]| {
@@ -120,23 +145,47 @@ fn omniglot_whole_background_and_small_sets_read_once() {
     for (alphabet, id) in [("Greek", "0394"), ("Korean", "0701")] {
         for c in 1..=2 {
             for n in 1..=3 {
-                whole.push((format!("images_background/{alphabet}/character{c:02}/{id}{c}_{n:02}.png"), png(n)));
+                whole.push((
+                    format!("images_background/{alphabet}/character{c:02}/{id}{c}_{n:02}.png"),
+                    png(n),
+                ));
             }
         }
     }
     write_zip("images_background.zip", &whole);
-    let small: Vec<_> = whole.iter().filter(|(p, _)| p.contains("Greek")).map(|(p, b)| (p.replace("images_background/", "images_background_small1/"), b.clone())).collect();
+    let small: Vec<_> = whole
+        .iter()
+        .filter(|(p, _)| p.contains("Greek"))
+        .map(|(p, b)| (p.replace("images_background/", "images_background_small1/"), b.clone()))
+        .collect();
     write_zip("images_background_small1.zip", &small);
-    let strokes: Vec<_> = small.iter().map(|(p, _)| (p.replace("images_background_small1/", "strokes_background_small1/").replace(".png", ".txt"), b"START\n1,-2,0\n5,-9,10\nBREAK\n".to_vec())).collect();
+    let strokes: Vec<_> = small
+        .iter()
+        .map(|(p, _)| {
+            (
+                p.replace("images_background_small1/", "strokes_background_small1/")
+                    .replace(".png", ".txt"),
+                b"START\n1,-2,0\n5,-9,10\nBREAK\n".to_vec(),
+            )
+        })
+        .collect();
     write_zip("strokes_background_small1.zip", &strokes);
     assert_eq!(detect_layout(&dir).unwrap(), Layout::Omniglot);
     let ids = read_identities(&dir, "omniglot/").unwrap();
     assert_eq!(ids.len(), 4, "each character once");
-    assert!(ids.iter().all(|i| i.samples.len() == 3 && i.samples.iter().all(|s| s.image.is_some())));
+    assert!(ids
+        .iter()
+        .all(|i| i.samples.len() == 3 && i.samples.iter().all(|s| s.image.is_some())));
     let greek: Vec<_> = ids.iter().filter(|i| i.group == "omniglot/Greek").collect();
     assert_eq!(greek.len(), 2);
-    assert!(greek.iter().all(|i| i.samples.iter().all(|s| s.strokes.is_some())), "the small set's strokes join the whole set's pictures");
-    assert!(ids.iter().filter(|i| i.group == "omniglot/Korean").all(|i| i.samples.iter().all(|s| s.strokes.is_none())));
+    assert!(
+        greek.iter().all(|i| i.samples.iter().all(|s| s.strokes.is_some())),
+        "the small set's strokes join the whole set's pictures"
+    );
+    assert!(ids
+        .iter()
+        .filter(|i| i.group == "omniglot/Korean")
+        .all(|i| i.samples.iter().all(|s| s.strokes.is_none())));
 }
 
 #[test]
@@ -161,28 +210,47 @@ fn oneshot_runs_layout() {
         write_png(&dir.join(run).join("training/class01.png"), 16, 16, (2, 2, 6, 6));
         write_png(&dir.join(run).join("training/class02.png"), 16, 16, (8, 8, 14, 14));
         write_png(&dir.join(run).join("test/item01.png"), 16, 16, (8, 8, 14, 14));
-        std::fs::write(dir.join(run).join("class_labels.txt"), format!("{run}/test/item01.png {run}/training/class02.png\n")).unwrap();
+        std::fs::write(
+            dir.join(run).join("class_labels.txt"),
+            format!("{run}/test/item01.png {run}/training/class02.png\n"),
+        )
+        .unwrap();
     }
     assert_eq!(detect_layout(&dir).unwrap(), Layout::OneShotRuns);
     let runs = read_oneshot_runs(&dir).unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].support.len(), 2);
     assert_eq!(runs[0].queries[0].1, 1);
-    std::fs::write(dir.join("run02/class_labels.txt"), "run02/test/item01.png run02/training/class09.png\n").unwrap();
+    std::fs::write(
+        dir.join("run02/class_labels.txt"),
+        "run02/test/item01.png run02/training/class09.png\n",
+    )
+    .unwrap();
     assert!(read_oneshot_runs(&dir).is_err(), "a label naming a missing class is an error");
 }
 
 #[test]
 fn split_is_by_identity_and_by_alphabet() {
-    let mk = |name: &str, key: &str| Identity { name: name.into(), split_key: key.into(), group: key.into(), samples: vec![], draw_weight: 1.0 };
-    let ids: Vec<Identity> = (0..40).map(|i| mk(&format!("a{}/c{i}", i % 8), &format!("a{}", i % 8))).collect();
+    let mk = |name: &str, key: &str| Identity {
+        name: name.into(),
+        split_key: key.into(),
+        group: key.into(),
+        samples: vec![],
+        draw_weight: 1.0,
+    };
+    let ids: Vec<Identity> =
+        (0..40).map(|i| mk(&format!("a{}/c{i}", i % 8), &format!("a{}", i % 8))).collect();
     let (t, v) = split_by_identity(ids.clone(), 0.25, 7);
     assert_eq!((t.len(), v.len()), (30, 10), "2 of 8 alphabets held out, 5 characters each");
     for x in &v {
         assert!(t.iter().all(|y| y.split_key != x.split_key), "an alphabet is in both splits");
     }
     let (_, v2) = split_by_identity(ids, 0.25, 7);
-    assert_eq!(v.iter().map(|i| &i.name).collect::<Vec<_>>(), v2.iter().map(|i| &i.name).collect::<Vec<_>>(), "seeded: same split every time");
+    assert_eq!(
+        v.iter().map(|i| &i.name).collect::<Vec<_>>(),
+        v2.iter().map(|i| &i.name).collect::<Vec<_>>(),
+        "seeded: same split every time"
+    );
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
@@ -207,8 +275,11 @@ fn shared_datasets_read_as_documented() {
     assert!(sig.iter().any(|i| i.forged().count() > 0));
     let omni = read_identities(&root.join("omniglot"), "omni/").unwrap();
     assert_eq!(omni.len(), 964, "the whole background set, the small sets' drawings read once");
-    assert!(omni.iter().all(|i| i.samples.len() == 20 && i.samples.iter().all(|s| s.image.is_some())));
-    let with_strokes = omni.iter().filter(|i| i.samples.iter().all(|s| s.strokes.is_some())).count();
+    assert!(omni
+        .iter()
+        .all(|i| i.samples.len() == 20 && i.samples.iter().all(|s| s.image.is_some())));
+    let with_strokes =
+        omni.iter().filter(|i| i.samples.iter().all(|s| s.strokes.is_some())).count();
     assert_eq!(with_strokes, 242, "strokes for the small sets' characters only");
     let mut alphabets: Vec<&str> = omni.iter().map(|i| i.group.as_str()).collect();
     alphabets.dedup();
@@ -229,7 +300,9 @@ fn shared_datasets_read_as_documented() {
     }
     let att = read_identities(&root.join("att_faces"), "att/").unwrap();
     assert_eq!(att.len(), 30);
-    assert!(att.iter().all(|i| i.samples.len() == 10 && i.samples[0].image.as_ref().unwrap().width == 92));
+    assert!(att
+        .iter()
+        .all(|i| i.samples.len() == 10 && i.samples[0].image.as_ref().unwrap().width == 92));
     let yale = read_identities(&root.join("yaleb"), "yale/").unwrap();
     assert_eq!(yale.len(), 28);
 }

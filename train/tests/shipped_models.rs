@@ -4,7 +4,10 @@
 //! point of f32. Needs ../shared/data; skips with a message without it.
 
 use siamese_train::data::{read_identities, shared_data_dir, split_by_identity};
-use siamese_train::eval::{align_faces, dynamics_report, embed_identities, joint_scores, oneshot_accuracy, pair_scores, trajectories, verify_report, Report, TractEmbedder};
+use siamese_train::eval::{
+    align_faces, dynamics_report, embed_identities, joint_scores, oneshot_accuracy, pair_scores,
+    trajectories, verify_report, Report, TractEmbedder,
+};
 use siamese_train::train::dataset_prefix;
 use siamese_wasm::encoder::Encoder;
 use siamese_wasm::face::FaceFinder;
@@ -15,7 +18,8 @@ const SEED: u64 = 7;
 
 fn model(name: &str) -> Encoder {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(name);
-    Encoder::from_bytes(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())), None).unwrap()
+    Encoder::from_bytes(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())), None)
+        .unwrap()
 }
 
 /// Verification report and 20-way 1-shot accuracy (when the set has 20 identities) on a
@@ -23,9 +27,14 @@ fn model(name: &str) -> Encoder {
 fn evaluate(enc: Encoder, dir: &Path) -> (Report, Option<f64>) {
     let cfg = enc.meta.preprocess;
     let threshold = enc.meta.threshold;
-    let ids = split_by_identity(read_identities(dir, &dataset_prefix(dir)).unwrap(), VAL_FRACTION, SEED).1;
+    let ids =
+        split_by_identity(read_identities(dir, &dataset_prefix(dir)).unwrap(), VAL_FRACTION, SEED)
+            .1;
     let set = embed_identities(&ids, &cfg, &TractEmbedder(enc)).unwrap();
-    (verify_report(&pair_scores(&set, SEED), Some(threshold)), oneshot_accuracy(&set, 20, 1, 400, SEED))
+    (
+        verify_report(&pair_scores(&set, SEED), Some(threshold)),
+        oneshot_accuracy(&set, 20, 1, 400, SEED),
+    )
 }
 
 fn data() -> Option<PathBuf> {
@@ -57,7 +66,10 @@ const SIGNATURE_CARD: &[(&str, f64, f64, f64, f64)] = &[
     ("svc2004/task2", 0.1069, 0.0416, 0.2710, f64::NAN),
     ("sigcomp2011", 0.0836, 0.0519, 0.1806, f64::NAN),
 ];
-const FACE_CARD: &[(&str, f64, f64, f64, f64)] = &[("att_faces", 0.0549, 0.0549, f64::NAN, f64::NAN), ("yaleb", 0.0996, 0.0996, f64::NAN, f64::NAN)];
+const FACE_CARD: &[(&str, f64, f64, f64, f64)] = &[
+    ("att_faces", 0.0549, 0.0549, f64::NAN, f64::NAN),
+    ("yaleb", 0.0996, 0.0996, f64::NAN, f64::NAN),
+];
 
 fn run(model_name: &str, card: &[(&str, f64, f64, f64, f64)]) {
     let Some(root) = data() else { return };
@@ -72,7 +84,12 @@ fn run(model_name: &str, card: &[(&str, f64, f64, f64, f64)]) {
         within_a_point(set, "random-impostor EER", q.eer_random.unwrap(), f.eer_random.unwrap());
         if !eer_skilled.is_nan() {
             check(set, "skilled-forgery EER", q.eer_skilled.unwrap(), eer_skilled, true);
-            within_a_point(set, "skilled-forgery EER", q.eer_skilled.unwrap(), f.eer_skilled.unwrap());
+            within_a_point(
+                set,
+                "skilled-forgery EER",
+                q.eer_skilled.unwrap(),
+                f.eer_skilled.unwrap(),
+            );
         }
         if !oneshot.is_nan() {
             check(set, "20-way 1-shot accuracy", q1.unwrap(), oneshot, false);
@@ -99,13 +116,21 @@ const FACE_RECOGNITION_CARD: &[(&str, f64, usize)] = &[
 #[test]
 fn face_recognition_models_hold_their_card_figures() {
     let Some(root) = data() else { return };
-    let read = |n: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(n)).unwrap();
-    let finder = FaceFinder::from_bytes(&read("face-detector.onnx"), &read("face-landmarks.onnx")).unwrap();
+    let read = |n: &str| {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(n)).unwrap()
+    };
+    let finder =
+        FaceFinder::from_bytes(&read("face-detector.onnx"), &read("face-landmarks.onnx")).unwrap();
     for &(set, eer, no_face) in FACE_RECOGNITION_CARD {
         let dir = root.join(set);
         let enc = model("face-recognition.onnx");
         let (cfg, threshold) = (enc.meta.preprocess, enc.meta.threshold);
-        let ids = split_by_identity(read_identities(&dir, &dataset_prefix(&dir)).unwrap(), VAL_FRACTION, SEED).1;
+        let ids = split_by_identity(
+            read_identities(&dir, &dataset_prefix(&dir)).unwrap(),
+            VAL_FRACTION,
+            SEED,
+        )
+        .1;
         let (aligned, missed) = align_faces(ids, &finder);
         let set_emb = embed_identities(&aligned, &cfg, &TractEmbedder(enc)).unwrap();
         let r = verify_report(&pair_scores(&set_emb, SEED), Some(threshold));
@@ -134,11 +159,23 @@ fn online_signature_motion_check_holds_its_card_figures() {
     let motion = siamese_wasm::dynamics::THRESHOLD;
     let report = |ids: &[siamese_train::data::Identity]| {
         let set = embed_identities(ids, &cfg, &emb).unwrap();
-        dynamics_report(&joint_scores(&set, &trajectories(ids).unwrap().expect("SVC2004 samples are timed"), None), threshold, motion)
+        dynamics_report(
+            &joint_scores(
+                &set,
+                &trajectories(ids).unwrap().expect("SVC2004 samples are timed"),
+                None,
+            ),
+            threshold,
+            motion,
+        )
     };
     let r = report(&all);
     eprintln!("all writers: skilled EER point {:.4} (shipped {motion})", r.skilled_eer_threshold);
-    assert!((r.skilled_eer_threshold - motion).abs() <= 0.01, "the skilled EER point moved to {}", r.skilled_eer_threshold);
+    assert!(
+        (r.skilled_eer_threshold - motion).abs() <= 0.01,
+        "the skilled EER point moved to {}",
+        r.skilled_eer_threshold
+    );
     let r = report(&split_by_identity(all, VAL_FRACTION, SEED).1);
     check("svc2004 motion", "skilled-forgery EER", r.dtw.eer_skilled.unwrap(), 0.0879, true);
     check("svc2004 motion", "random-impostor EER", r.dtw.eer_random.unwrap(), 0.0095, true);
