@@ -246,8 +246,7 @@ fn preset(p: Preset) -> TrainConfig {
             p: 24,
             k: 4,
             forgeries: 2,
-            // Twelve: at 250-350 s an epoch on two cores the six-set run takes about an hour.
-            epochs: 12,
+            epochs: 20,
             steps_per_epoch: 100,
             lr: 2e-3,
             weight_decay: 1e-4,
