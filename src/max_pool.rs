@@ -19,7 +19,6 @@
 //! page's first model load ran, and the engine compiled, for the first time.
 
 use tract_core::internal::*;
-use tract_core::prelude::*;
 
 /// Max over each 2x2 block of every plane of an NCHW f32 tensor, stride 2, no padding; then,
 /// with `relu`, `max(x, 0)`; written inside a border of `pad` zeros on each side of each plane.
