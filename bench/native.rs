@@ -6,7 +6,7 @@
 //!
 //! Without model files it measures the shipped `models/signature.onnx` and `models/face.onnx`.
 
-use siamese_wasm::encoder::Encoder;
+use siamese_wasm::runtime::encoder::Encoder;
 use std::time::Instant;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::Cost;

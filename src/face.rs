@@ -6,9 +6,9 @@
 //! `FaceLandmark68NetBase.postProcess`, `FaceLandmarks.align`), so that the recogniser sees
 //! the crops it was made for.
 
-use crate::encoder::{bad_model, run_plan, runnable};
 use crate::error::{Error, ErrorCode, Result};
-use crate::preprocess::RgbImage;
+use crate::input::preprocess::RgbImage;
+use crate::runtime::encoder::{bad_model, run_plan, runnable};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_core::prelude::*;
@@ -71,7 +71,7 @@ impl Net {
                 format!("the face {what} model is empty (0 bytes)"),
             ));
         }
-        let proto = crate::onnx::decode(bytes)
+        let proto = crate::runtime::onnx::decode(bytes)
             .map_err(|e| bad_model(&format!("the face {what} is not an ONNX model"), e))?;
         let json =
             proto.metadata_props.iter().find(|p| p.key == FACE_MODEL_KEY).map(|p| p.value.clone());
@@ -289,7 +289,7 @@ impl FaceFinder {
 
 /// Detect, align, embed: the embedding of the largest face in `img` and its box.
 pub fn embed_largest_face(
-    encoder: &crate::encoder::Encoder,
+    encoder: &crate::runtime::encoder::Encoder,
     finder: &FaceFinder,
     img: &RgbImage,
 ) -> Result<(FaceBox, Vec<f32>)> {

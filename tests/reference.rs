@@ -5,8 +5,8 @@
 
 mod common;
 use common::*;
-use siamese_wasm::encoder::Encoder;
-use siamese_wasm::export::fingerprint;
+use siamese_wasm::runtime::encoder::Encoder;
+use siamese_wasm::verify::export::fingerprint;
 
 fn compute() -> Reference {
     let sig_bytes = std::fs::read("models/signature.onnx").unwrap();

@@ -81,7 +81,7 @@ async fn rejects(p: js_sys::Promise) -> String {
     code(JsFuture::from(p).await.expect_err("expected a rejection"))
 }
 
-fn strokes_js(s: &siamese_wasm::strokes::Strokes) -> JsValue {
+fn strokes_js(s: &siamese_wasm::input::strokes::Strokes) -> JsValue {
     serde_wasm_bindgen::to_value(s).unwrap()
 }
 
@@ -103,7 +103,7 @@ async fn wasm_embeddings_equal_native_tract() {
     let r: Reference = serde_json::from_str(REFERENCE).unwrap();
     assert_eq!(
         r.signature_model,
-        siamese_wasm::export::fingerprint(SIGNATURE),
+        siamese_wasm::verify::export::fingerprint(SIGNATURE),
         "reference is stale: UPDATE_REFERENCE=1 cargo test --test reference"
     );
     let sig = load(SIGNATURE, &unique_name("ref")).await;
@@ -130,14 +130,14 @@ async fn wasm_embeddings_equal_native_tract() {
     // Every image kind goes through the same pixels: canvas, OffscreenCanvas, plain object.
     let want = sig.embed(img.clone()).unwrap().to_vec();
     // embedInput takes the preprocessed tensor and runs the same network.
-    let meta = siamese_wasm::encoder::read_metadata(SIGNATURE).unwrap().unwrap();
-    let gray = siamese_wasm::preprocess::GrayImage::from_rgba(
+    let meta = siamese_wasm::runtime::encoder::read_metadata(SIGNATURE).unwrap().unwrap();
+    let gray = siamese_wasm::input::preprocess::GrayImage::from_rgba(
         SIG_W,
         SIG_H,
         &signature_rgba(SIG_W, SIG_H, 0.0),
     )
     .unwrap();
-    let x = siamese_wasm::preprocess::image_to_input(&gray, &meta.preprocess).unwrap();
+    let x = siamese_wasm::input::preprocess::image_to_input(&gray, &meta.preprocess).unwrap();
     assert!(
         max_diff(&sig.embed_input(&Float32Array::from(x.as_slice())).unwrap().to_vec(), &want)
             < 1e-6
@@ -170,7 +170,7 @@ async fn the_fingerprint_is_the_model_s_sha256_with_and_without_web_crypto() {
         "no crypto.subtle on this page: the engine's digest would go untested"
     );
     for model in [SIGNATURE, FACE] {
-        let want = siamese_wasm::export::fingerprint(model);
+        let want = siamese_wasm::verify::export::fingerprint(model);
         assert_eq!(load(model, &unique_name("fp")).await.fingerprint(), want);
         let own = Reflect::get_own_property_descriptor(
             global.unchecked_ref::<Object>(),
@@ -387,7 +387,9 @@ async fn export_then_import_round_trips_exactly() {
 
 /// The same drawing written backwards: each stroke's points in reverse order, with times
 /// that still run forwards. It looks the same; the pen moved the other way.
-fn written_backwards(s: &siamese_wasm::strokes::Strokes) -> siamese_wasm::strokes::Strokes {
+fn written_backwards(
+    s: &siamese_wasm::input::strokes::Strokes,
+) -> siamese_wasm::input::strokes::Strokes {
     s.iter()
         .rev()
         .map(|stroke| {
@@ -396,7 +398,7 @@ fn written_backwards(s: &siamese_wasm::strokes::Strokes) -> siamese_wasm::stroke
                 .iter()
                 .rev()
                 .zip(times)
-                .map(|(p, t)| siamese_wasm::strokes::Point { t, ..*p })
+                .map(|(p, t)| siamese_wasm::input::strokes::Point { t, ..*p })
                 .collect()
         })
         .collect()
@@ -453,7 +455,7 @@ async fn online_signatures_are_checked_for_how_they_were_written() {
     // online signature, and nothing is enrolled.
     let still = signature_strokes(0.0)[0][0];
     let blip = vec![(0..10)
-        .map(|k| siamese_wasm::strokes::Point { t: Some(k as f64 * 10.0), ..still })
+        .map(|k| siamese_wasm::input::strokes::Point { t: Some(k as f64 * 10.0), ..still })
         .collect::<Vec<_>>()];
     assert_eq!(rejects(v.enroll("cy".into(), arr(vec![strokes_js(&blip)]), None)).await, "no_ink");
     assert_eq!(listing(&v).await, r#"[{"id":"ann","samples":3},{"id":"bo","samples":1}]"#);
@@ -485,8 +487,8 @@ fn similarity_and_calibration() {
 /// search equals a brute-force f32 ranking, scores included, on a crowded 128-d gallery.
 #[wasm_bindgen_test]
 fn gallery_search_in_wasm_is_exact() {
-    use siamese_wasm::gallery::Gallery;
-    use siamese_wasm::metrics::{dot, dot_i8, l2_normalize, Metric};
+    use siamese_wasm::verify::gallery::Gallery;
+    use siamese_wasm::verify::metrics::{dot, dot_i8, l2_normalize, Metric};
     for n in [0usize, 15, 16, 17, 128, 131] {
         let a: Vec<i8> = (0..n).map(|i| (((i * 37) % 255) as i32 - 127) as i8).collect();
         let b: Vec<i8> = (0..n).map(|i| (127 - ((i * 91) % 255) as i32) as i8).collect();
@@ -541,8 +543,8 @@ fn conv_relu_against_plain_sums(
     next: &mut impl FnMut() -> f32,
 ) -> (f64, Vec<String>) {
     use prost::Message;
-    use siamese_wasm::onnx as pb;
-    use siamese_wasm::onnx::{attr_ints, f32_tensor, node, onnx_model, value_info};
+    use siamese_wasm::runtime::onnx as pb;
+    use siamese_wasm::runtime::onnx::{attr_ints, f32_tensor, node, onnx_model, value_info};
     use tract_onnx::prelude::*;
     let x: Vec<f32> = (0..ci * h * w).map(|_| next()).collect();
     let wt: Vec<f32> = (0..co * ci * 9).map(|_| next()).collect();
@@ -563,7 +565,7 @@ fn conv_relu_against_plain_sums(
     };
     let proto = onnx_model(graph);
     let plan = if ours {
-        siamese_wasm::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
+        siamese_wasm::runtime::encoder::runnable(proto, [1, ci, h, w], "test").unwrap()
     } else {
         tract_onnx::onnx()
             .model_for_read(&mut &proto.encode_to_vec()[..])
@@ -618,7 +620,7 @@ fn uniform(seed: u32) -> impl FnMut() -> f32 {
 /// `proto` (one f32 input of `shape`) run on `x` by our plan and by tract-onnx's optimised
 /// plan: our plan, its output, and tract-onnx's output.
 fn ours_and_tract_onnx_s(
-    proto: siamese_wasm::onnx::ModelProto,
+    proto: siamese_wasm::runtime::onnx::ModelProto,
     shape: [usize; 4],
     x: &[f32],
 ) -> (std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>, Vec<f32>, Vec<f32>) {
@@ -645,12 +647,12 @@ fn ours_and_tract_onnx_s(
         .unwrap()
         .into_runnable()
         .unwrap();
-    let ours = siamese_wasm::encoder::runnable(proto, shape, "test").unwrap();
+    let ours = siamese_wasm::runtime::encoder::runnable(proto, shape, "test").unwrap();
     let (got, want) = (run(&ours), run(&theirs));
     (ours, got, want)
 }
 
-/// tract's f32 convolutions run on our wasm kernel (src/gemm_kernel.rs): dispatch names it, and
+/// tract's f32 convolutions run on our wasm kernel (src/runtime/kernels/gemm.rs): dispatch names it, and
 /// convolutions with bias and ReLU fused equal plain sums of products, at sizes that fill no
 /// tile exactly (border tiles on both sides), through eager and lazy im2col.
 #[wasm_bindgen_test]
@@ -660,7 +662,7 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
     let picked = tract_linalg::MmmDispatch::native()
         .preferred_kernel(DatumType::F32, Some(32), Some(144), Some(2048))
         .unwrap();
-    assert_eq!(picked.name(), siamese_wasm::gemm_kernel::KERNEL_NAME);
+    assert_eq!(picked.name(), siamese_wasm::runtime::kernels::gemm::KERNEL_NAME);
     let mut next = uniform(7);
     // (input channels, output channels, height, width, padding). The last one's im2col
     // buffer (144 x 2048 floats) is over tract's eager limit in wasm, so it gathers lazily.
@@ -674,7 +676,7 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
 }
 
 /// tract runs convolutions with output rows of 128 points or more directly, on our wasm
-/// four-channel kernel (src/conv_kernel.rs): tract's routine table picks it, such convolutions
+/// four-channel kernel (src/runtime/kernels/conv.rs): tract's routine table picks it, such convolutions
 /// become `DirectSpatialConv` and equal plain sums (the signature network's first convolution,
 /// odd widths with points left over, several input channels, no padding, stride 2); the
 /// library's plans run one-channel convolutions directly at any width (the face network's
@@ -682,7 +684,7 @@ fn convolutions_on_our_kernel_equal_plain_sums() {
 /// for every run length up to 21, contiguous and strided.
 #[wasm_bindgen_test]
 fn direct_convolutions_on_our_kernel_equal_plain_sums() {
-    use siamese_wasm::conv_kernel::{conv_w4_f32, KERNEL_NAME};
+    use siamese_wasm::runtime::kernels::conv::{conv_w4_f32, KERNEL_NAME};
     use tract_linalg::routines::{best_for, Func};
     use tract_onnx::prelude::*;
     siamese_wasm::web::init();
@@ -751,12 +753,12 @@ fn direct_convolutions_on_our_kernel_equal_plain_sums() {
     }
 }
 
-/// Our 2x2 max pool (src/max_pool.rs, simd128 in wasm) gives exactly tract's maxima, at widths
+/// Our 2x2 max pool (src/runtime/ops/max_pool.rs, simd128 in wasm) gives exactly tract's maxima, at widths
 /// that leave outputs to the scalar tail, odd sizes, and the signature network's first pool.
 #[wasm_bindgen_test]
 fn our_max_pool_gives_tract_s_maxima() {
-    use siamese_wasm::onnx as pb;
-    use siamese_wasm::onnx::{attr_ints, node, onnx_model, value_info};
+    use siamese_wasm::runtime::onnx as pb;
+    use siamese_wasm::runtime::onnx::{attr_ints, node, onnx_model, value_info};
     siamese_wasm::web::init();
     let mut next = uniform(5);
     for shape in [[1usize, 2, 5, 7], [2, 3, 4, 19], [1, 1, 9, 2], [1, 16, 64, 128], [1, 3, 6, 30]] {
@@ -783,13 +785,13 @@ fn our_max_pool_gives_tract_s_maxima() {
     }
 }
 
-/// Our projection (src/dense.rs, 32 outputs at a time with simd128 in wasm, the rest one at a
-/// time) and L2 normalisation (src/l2_norm.rs) compute what tract's operators compute, at
+/// Our projection (src/runtime/ops/dense.rs, 32 outputs at a time with simd128 in wasm, the rest one at a
+/// time) and L2 normalisation (src/runtime/ops/l2_norm.rs) compute what tract's operators compute, at
 /// sizes that leave outputs to the tail, with several rows and without a bias.
 #[wasm_bindgen_test]
 fn our_projection_and_normalisation_compute_what_tract_computes() {
-    use siamese_wasm::onnx as pb;
-    use siamese_wasm::onnx::{attr_int, f32_tensor, node, onnx_model, value_info};
+    use siamese_wasm::runtime::onnx as pb;
+    use siamese_wasm::runtime::onnx::{attr_int, f32_tensor, node, onnx_model, value_info};
     siamese_wasm::web::init();
     let mut next = uniform(11);
     for (shape, n, bias) in
@@ -877,7 +879,7 @@ async fn static_constructors_run_once() {
 }
 
 /// In the browser, where our kernels, pools and direct stems run, the library's plan of each
-/// shipped network (built by its own ONNX import, src/import.rs) computes what tract-onnx's
+/// shipped network (built by its own ONNX import, src/runtime/import.rs) computes what tract-onnx's
 /// front end and tract's own optimisation compute, to 1e-5 of the largest output.
 #[wasm_bindgen_test]
 fn shipped_networks_compute_what_tract_onnx_computes() {
@@ -916,8 +918,8 @@ fn shipped_networks_compute_what_tract_onnx_computes() {
             .unwrap()
             .into_runnable()
             .unwrap();
-        let ours = siamese_wasm::encoder::runnable(
-            siamese_wasm::onnx::decode(bytes).unwrap(),
+        let ours = siamese_wasm::runtime::encoder::runnable(
+            siamese_wasm::runtime::onnx::decode(bytes).unwrap(),
             shape,
             what,
         )

@@ -15,7 +15,7 @@
 
 use super::errors::{describe, err};
 use crate::error::{Error, ErrorCode, Result};
-use crate::gallery::{self, Identity};
+use crate::verify::gallery::{self, Identity};
 use js_sys::{Array, Float32Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

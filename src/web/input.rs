@@ -7,7 +7,7 @@
 
 use super::errors::{describe, err};
 use crate::error::{ErrorCode, Result};
-use crate::strokes::Strokes;
+use crate::input::strokes::Strokes;
 use js_sys::{Array, Float32Array, Function, Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 

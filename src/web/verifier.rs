@@ -9,17 +9,19 @@
 use super::errors::{describe, err, to_js, JsResult};
 use super::idb::{self, Db, Write};
 use super::input::{read_embedding, read_sample, read_strokes, Sample};
-use crate::calibrate;
-use crate::dynamics::{self, is_timed, Trajectory};
-use crate::encoder::Encoder;
 use crate::error::{ErrorCode, Result};
-use crate::export::{fingerprint, hex, short, GalleryExport, ModelRef};
 use crate::face::{embed_largest_face, FaceBox, FaceFinder};
-use crate::gallery::{check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match};
-use crate::metadata::ModelMetadata;
-use crate::metrics::Metric;
-use crate::preprocess::RgbImage;
-use crate::strokes::Strokes;
+use crate::input::preprocess::RgbImage;
+use crate::input::strokes::Strokes;
+use crate::runtime::encoder::Encoder;
+use crate::runtime::metadata::ModelMetadata;
+use crate::verify::calibrate;
+use crate::verify::dynamics::{self, is_timed, Trajectory};
+use crate::verify::export::{fingerprint, hex, short, GalleryExport, ModelRef};
+use crate::verify::gallery::{
+    check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match,
+};
+use crate::verify::metrics::Metric;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -1094,7 +1096,7 @@ pub fn calibrate(
 #[wasm_bindgen(js_name = warmUp)]
 pub fn warm_up() -> JsResult<()> {
     super::init();
-    crate::encoder::warm_up().map_err(to_js)
+    crate::runtime::encoder::warm_up().map_err(to_js)
 }
 
 /// Score between two embeddings: cosine (default) or negated Euclidean distance.

@@ -2,7 +2,7 @@
 //! compared against one reference file.
 #![allow(dead_code)]
 
-use siamese_wasm::strokes::{Point, Strokes};
+use siamese_wasm::input::strokes::{Point, Strokes};
 
 /// RGBA of a `w x h` white canvas with dark ink along a few curves, like a signature.
 pub fn signature_rgba(w: usize, h: usize, wiggle: f32) -> Vec<u8> {

@@ -6,9 +6,9 @@
 use crate::data::Sample;
 use anyhow::Result;
 use rand::Rng;
-use siamese_wasm::metadata::{Preprocess, PreprocessMode};
-use siamese_wasm::preprocess::{image_to_input, GrayImage};
-use siamese_wasm::strokes::{render, strokes_to_input, Point};
+use siamese_wasm::input::preprocess::{image_to_input, GrayImage};
+use siamese_wasm::input::strokes::{render, strokes_to_input, Point};
+use siamese_wasm::runtime::metadata::{Preprocess, PreprocessMode};
 
 /// A 2x3 affine map (x', y') = (a x + b y + c, d x + e y + f).
 #[derive(Debug, Clone, Copy)]
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn a_phone_photo_of_a_signature_still_reads_as_the_signature() {
         use rand::SeedableRng;
-        use siamese_wasm::metrics::cosine;
+        use siamese_wasm::verify::metrics::cosine;
         // A bar of ink on white paper, 200 x 80.
         let data = (0..200 * 80)
             .map(|i| {

@@ -3,8 +3,8 @@
 //! optional skilled forgeries.
 
 use anyhow::{bail, Context, Result};
-use siamese_wasm::preprocess::GrayImage;
-use siamese_wasm::strokes::{Point, Strokes};
+use siamese_wasm::input::preprocess::GrayImage;
+use siamese_wasm::input::strokes::{Point, Strokes};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -714,10 +714,10 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use siamese_wasm::metadata::Preprocess;
-    use siamese_wasm::metrics::cosine;
-    use siamese_wasm::preprocess::image_to_input;
-    use siamese_wasm::strokes::{render, strokes_to_input};
+    use siamese_wasm::input::preprocess::image_to_input;
+    use siamese_wasm::input::strokes::{render, strokes_to_input};
+    use siamese_wasm::runtime::metadata::Preprocess;
+    use siamese_wasm::verify::metrics::cosine;
 
     #[test]
     fn a_quarter_turn_is_clockwise_and_four_are_none() {

@@ -8,13 +8,13 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
-use siamese_wasm::calibrate::{auc, eer, rates_at, roc};
-use siamese_wasm::dynamics::{is_timed, template_distance, Trajectory};
 use siamese_wasm::face::FaceFinder;
-use siamese_wasm::gallery::{template, TemplateScoring};
-use siamese_wasm::metadata::{OperatingPoints, Preprocess};
-use siamese_wasm::metrics::{dot, l2_normalize};
-use siamese_wasm::preprocess::{image_to_input, RgbImage};
+use siamese_wasm::input::preprocess::{image_to_input, RgbImage};
+use siamese_wasm::runtime::metadata::{OperatingPoints, Preprocess};
+use siamese_wasm::verify::calibrate::{auc, eer, rates_at, roc};
+use siamese_wasm::verify::dynamics::{is_timed, template_distance, Trajectory};
+use siamese_wasm::verify::gallery::{template, TemplateScoring};
+use siamese_wasm::verify::metrics::{dot, l2_normalize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,17 +25,17 @@ pub trait Embedder {
 
 /// The encoder in `bytes` as the library loads it; a graph with operators the library's import
 /// does not read (the fully integer form's QLinearConv) runs through tract-onnx's front end.
-pub fn load_encoder(bytes: &[u8]) -> Result<siamese_wasm::encoder::Encoder> {
-    let proto = siamese_wasm::onnx::decode(bytes).context("not an ONNX model")?;
-    let unread = siamese_wasm::import::unsupported_operators(&proto);
+pub fn load_encoder(bytes: &[u8]) -> Result<siamese_wasm::runtime::encoder::Encoder> {
+    let proto = siamese_wasm::runtime::onnx::decode(bytes).context("not an ONNX model")?;
+    let unread = siamese_wasm::runtime::import::unsupported_operators(&proto);
     if unread.is_empty() {
-        return Ok(siamese_wasm::encoder::Encoder::from_bytes(bytes, None)?);
+        return Ok(siamese_wasm::runtime::encoder::Encoder::from_bytes(bytes, None)?);
     }
     eprintln!(
         "note: the library does not read {}; running this file through tract-onnx",
         unread.join(", ")
     );
-    let meta = siamese_wasm::encoder::read_metadata(bytes)?
+    let meta = siamese_wasm::runtime::encoder::read_metadata(bytes)?
         .context("the model carries no siamese metadata")?;
     let p = &meta.preprocess;
     use tract_onnx::prelude::*;
@@ -44,11 +44,11 @@ pub fn load_encoder(bytes: &[u8]) -> Result<siamese_wasm::encoder::Encoder> {
         .with_input_fact(0, f32::fact([1, p.channels(), p.height, p.width]).into())?
         .into_optimized()?
         .into_runnable()?;
-    Ok(siamese_wasm::encoder::Encoder::from_plan(plan, meta)?)
+    Ok(siamese_wasm::runtime::encoder::Encoder::from_plan(plan, meta)?)
 }
 
 /// The runtime's own encoder (tract), as shipped.
-pub struct TractEmbedder(pub siamese_wasm::encoder::Encoder);
+pub struct TractEmbedder(pub siamese_wasm::runtime::encoder::Encoder);
 
 impl Embedder for TractEmbedder {
     fn embed(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {

@@ -6,11 +6,11 @@
 
 use crate::model::{Encoder, EncoderConfig};
 use prost::Message;
-use siamese_wasm::metadata::ModelMetadata;
-use siamese_wasm::onnx as pb;
+use siamese_wasm::runtime::metadata::ModelMetadata;
+use siamese_wasm::runtime::onnx as pb;
 /// The core builds graph inputs and outputs, nodes, attributes, initializers and models the
 /// same way (it rewrites graphs, builds its warm-up network, and its tests build them).
-pub(crate) use siamese_wasm::onnx::{
+pub(crate) use siamese_wasm::runtime::onnx::{
     attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info,
 };
 
@@ -76,7 +76,7 @@ pub enum WeightFormat {
 }
 
 // ONNX element type codes, the core's (its import reads them all).
-pub(crate) use siamese_wasm::onnx::{
+pub(crate) use siamese_wasm::runtime::onnx::{
     ONNX_FLOAT as FLOAT, ONNX_INT32 as INT32, ONNX_INT64 as INT64, ONNX_INT8 as INT8,
     ONNX_UINT8 as UINT8,
 };
@@ -97,7 +97,7 @@ pub fn read_f32_onnx(bytes: &[u8]) -> anyhow::Result<(FoldedNet, ModelMetadata)>
                 format!("no f32 initializer {name} (is this the .f32.onnx form?)")
             })?;
         anyhow::ensure!(t.data_type == FLOAT, "{name} is not f32");
-        let v = siamese_wasm::onnx::initializer_values(t)
+        let v = siamese_wasm::runtime::onnx::initializer_values(t)
             .with_context(|| format!("{name} does not hold as many values as its dims say"))?;
         Ok((v, t.dims.iter().map(|&d| d as usize).collect()))
     };

@@ -15,8 +15,8 @@ use crate::export::{
 use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 use siamese_wasm::face::{FaceModel, FACE_MODEL_KEY};
-use siamese_wasm::metadata::ModelMetadata;
-use siamese_wasm::onnx as pb;
+use siamese_wasm::runtime::metadata::ModelMetadata;
+use siamese_wasm::runtime::onnx as pb;
 use std::collections::BTreeMap;
 use std::path::Path;
 

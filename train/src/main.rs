@@ -23,12 +23,12 @@ use siamese_train::model::EncoderConfig;
 use siamese_train::operating::{macro_curve, operating_points, with_operating_points};
 use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::train::{dataset_prefix, drop_unusable, load_split, train, TrainConfig};
-use siamese_wasm::calibrate::{eer, rates_at};
-use siamese_wasm::encoder::Encoder as TractEncoder;
 use siamese_wasm::face::FaceFinder;
-use siamese_wasm::gallery::TemplateScoring;
-use siamese_wasm::metadata::{ModelMetadata, Preprocess};
-use siamese_wasm::metrics::Metric;
+use siamese_wasm::runtime::encoder::Encoder as TractEncoder;
+use siamese_wasm::runtime::metadata::{ModelMetadata, Preprocess};
+use siamese_wasm::verify::calibrate::{eer, rates_at};
+use siamese_wasm::verify::gallery::TemplateScoring;
+use siamese_wasm::verify::metrics::Metric;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -513,7 +513,7 @@ fn cmd_eval(
                         r.dynamics = Some(Box::new(dynamics_report(
                             &joint_scores(&set, &traj, enrol.map(|e| e.0)),
                             threshold,
-                            siamese_wasm::dynamics::THRESHOLD,
+                            siamese_wasm::verify::dynamics::THRESHOLD,
                         )));
                     }
                     r

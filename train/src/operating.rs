@@ -5,7 +5,7 @@
 use crate::eval::PairScores;
 use anyhow::{Context, Result};
 use prost::Message;
-use siamese_wasm::metadata::{ModelMetadata, NamedPoint, OperatingPoints};
+use siamese_wasm::runtime::metadata::{ModelMetadata, NamedPoint, OperatingPoints};
 
 /// The named points, by their false-accept target (`eer` is the equal-error point).
 pub const NAMED: [(&str, Option<f64>); 3] =
@@ -89,7 +89,7 @@ pub fn operating_points(
 /// `bytes` (an ONNX model with siamese metadata) with `points` in its metadata and its
 /// `threshold` set to the default point's.
 pub fn with_operating_points(bytes: &[u8], points: OperatingPoints) -> Result<Vec<u8>> {
-    let mut model = siamese_wasm::onnx::decode(bytes).context("not an ONNX model")?;
+    let mut model = siamese_wasm::runtime::onnx::decode(bytes).context("not an ONNX model")?;
     let mut meta = ModelMetadata::from_props(
         model.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())),
     )?
@@ -101,10 +101,11 @@ pub fn with_operating_points(bytes: &[u8], points: OperatingPoints) -> Result<Ve
     model
         .metadata_props
         .retain(|p| !ours.iter().any(|(k, _)| *k == p.key) && p.key != "operating_points");
-    model.metadata_props.extend(
-        ours.into_iter()
-            .map(|(key, value)| siamese_wasm::onnx::StringStringEntryProto { key, value }),
-    );
+    model
+        .metadata_props
+        .extend(ours.into_iter().map(|(key, value)| {
+            siamese_wasm::runtime::onnx::StringStringEntryProto { key, value }
+        }));
     Ok(model.encode_to_vec())
 }
 

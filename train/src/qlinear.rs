@@ -12,8 +12,8 @@ use crate::export::{
     value_info, FoldedNet, INT32, INT8, UINT8,
 };
 use anyhow::{Context, Result};
-use siamese_wasm::metadata::ModelMetadata;
-use siamese_wasm::onnx as pb;
+use siamese_wasm::runtime::metadata::ModelMetadata;
+use siamese_wasm::runtime::onnx as pb;
 use tract_onnx::prelude::*;
 
 /// Calibrated real ranges of the quantised tensors.
@@ -30,7 +30,7 @@ pub struct Ranges {
 /// Runs the float model `f32_onnx` (as written by `export::to_onnx`) on `inputs` and records
 /// the range of the input, each ReLU output and the projection.
 pub fn calibrate(f32_onnx: &[u8], blocks: usize, inputs: &[Vec<f32>]) -> Result<Ranges> {
-    let meta = siamese_wasm::encoder::read_metadata(f32_onnx)?
+    let meta = siamese_wasm::runtime::encoder::read_metadata(f32_onnx)?
         .context("the model carries no siamese metadata")?;
     let (h, w) = (meta.preprocess.height, meta.preprocess.width);
     let names: Vec<String> =

@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use siamese_wasm::calibrate::eer;
-use siamese_wasm::metadata::Preprocess;
+use siamese_wasm::runtime::metadata::Preprocess;
+use siamese_wasm::verify::calibrate::eer;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

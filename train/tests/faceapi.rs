@@ -8,9 +8,9 @@ use siamese_train::export::WeightFormat;
 use siamese_train::faceapi::{
     detector_onnx, landmarks_onnx, recognition_onnx, WeightMap, LANDMARKS_SIZE, RECOGNITION_SIZE,
 };
-use siamese_wasm::encoder::Encoder;
-use siamese_wasm::metadata::{ModelMetadata, Preprocess};
-use siamese_wasm::metrics::Metric;
+use siamese_wasm::runtime::encoder::Encoder;
+use siamese_wasm::runtime::metadata::{ModelMetadata, Preprocess};
+use siamese_wasm::verify::metrics::Metric;
 use std::path::PathBuf;
 use tract_onnx::prelude::*;
 
@@ -157,8 +157,8 @@ fn converted_recogniser_agrees_with_face_api_js() {
         let x = synthetic_planar(k, RECOGNITION_SIZE);
         let a = f32_net.embed_input(&x).unwrap();
         let b = int8_net.embed_input(&x).unwrap();
-        worst_f32 = worst_f32.min(siamese_wasm::metrics::dot(&a, &w));
-        worst_int8 = worst_int8.min(siamese_wasm::metrics::dot(&b, &w));
+        worst_f32 = worst_f32.min(siamese_wasm::verify::metrics::dot(&a, &w));
+        worst_int8 = worst_int8.min(siamese_wasm::verify::metrics::dot(&b, &w));
         worst_diff =
             worst_diff.max(a.iter().zip(&w).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max));
     }

@@ -12,10 +12,10 @@ use siamese_train::loss::{LossKind, LossParams};
 use siamese_train::model::{Encoder, EncoderConfig};
 use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::train::{train, BurnEmbedder, TrainConfig};
-use siamese_wasm::encoder::Encoder as TractEncoder;
-use siamese_wasm::metadata::{ModelMetadata, Preprocess};
-use siamese_wasm::metrics::{dot, Metric};
-use siamese_wasm::strokes::{strokes_to_input, Point};
+use siamese_wasm::input::strokes::{strokes_to_input, Point};
+use siamese_wasm::runtime::encoder::Encoder as TractEncoder;
+use siamese_wasm::runtime::metadata::{ModelMetadata, Preprocess};
+use siamese_wasm::verify::metrics::{dot, Metric};
 
 /// Identity `k` draws a polygon with `k + 3` corners; each sample wobbles it.
 fn shapes(n: usize, per: usize, seed: u64) -> Vec<Identity> {

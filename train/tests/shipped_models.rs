@@ -9,8 +9,8 @@ use siamese_train::eval::{
     trajectories, verify_report, Report, TractEmbedder,
 };
 use siamese_train::train::dataset_prefix;
-use siamese_wasm::encoder::Encoder;
 use siamese_wasm::face::FaceFinder;
+use siamese_wasm::runtime::encoder::Encoder;
 use std::path::{Path, PathBuf};
 
 const VAL_FRACTION: f64 = 0.25;
@@ -156,7 +156,7 @@ fn online_signature_motion_check_holds_its_card_figures() {
     let (cfg, threshold) = (enc.meta.preprocess, enc.meta.threshold);
     let emb = TractEmbedder(enc);
     let all = read_identities(&dir, &dataset_prefix(&dir)).unwrap();
-    let motion = siamese_wasm::dynamics::THRESHOLD;
+    let motion = siamese_wasm::verify::dynamics::THRESHOLD;
     let report = |ids: &[siamese_train::data::Identity]| {
         let set = embed_identities(ids, &cfg, &emb).unwrap();
         dynamics_report(

@@ -2,7 +2,7 @@
 //! the ONNX `metadata_props` so a model file is self-contained.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::metrics::Metric;
+use crate::verify::metrics::Metric;
 use serde::{Deserialize, Serialize};
 
 /// How an input picture becomes the model's input tensor.

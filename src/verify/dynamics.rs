@@ -10,7 +10,7 @@
 //! no maintained crate does the feature extraction it needs.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::strokes::Point;
+use crate::input::strokes::Point;
 
 /// Features per trajectory point: position (x, y), its rate of change (dx, dy) and pen
 /// pressure, each normalised for the signature's placement, size and pen.

@@ -6,8 +6,8 @@
 //! typed arrays, which `JSON.stringify` would turn into `{"0": ..}` maps.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::gallery::{check_id, check_samples, check_strokes, Identity};
-use crate::metrics::Metric;
+use crate::verify::gallery::{check_id, check_samples, check_strokes, Identity};
+use crate::verify::metrics::Metric;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -135,7 +135,7 @@ mod tests {
         ];
         // An online signature keeps its strokes, times and pressures exactly.
         ids[1].strokes = vec![vec![(0..30)
-            .map(|i| crate::strokes::Point {
+            .map(|i| crate::input::strokes::Point {
                 x: i as f32 * 0.7,
                 y: (i as f32).sin(),
                 t: Some(1.7e12 + i as f64 * 8.25),
@@ -164,14 +164,14 @@ mod tests {
         check(Box::new(|e| e.identities[0].id = String::new()), ErrorCode::BadImport);
         // Strokes must be one timed drawing per sample.
         let untimed = vec![(0..20)
-            .map(|i| crate::strokes::Point::new(i as f32, (i * i) as f32))
+            .map(|i| crate::input::strokes::Point::new(i as f32, (i * i) as f32))
             .collect::<Vec<_>>()];
         check(
             Box::new(move |e| e.identities[0].strokes = vec![untimed.clone()]),
             ErrorCode::BadImport,
         );
-        let timed: Vec<Vec<crate::strokes::Point>> = vec![(0..20)
-            .map(|i| crate::strokes::Point {
+        let timed: Vec<Vec<crate::input::strokes::Point>> = vec![(0..20)
+            .map(|i| crate::input::strokes::Point {
                 x: i as f32,
                 y: (i * i) as f32,
                 t: Some(i as f64 * 10.0),

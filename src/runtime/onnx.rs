@@ -4,7 +4,7 @@
 //! Why our own messages rather than tract-onnx's (`tract_onnx::pb`): depending on tract-onnx
 //! links its whole front end (the operator registry, tract-hir's inference analysis and
 //! tract-nnef) into the browser build, about 0.6 MB of the gzipped wasm, although our encoders
-//! use a dozen operators; [`crate::import`] builds tract's graph from these messages instead.
+//! use a dozen operators; [`crate::runtime::import`] builds tract's graph from these messages instead.
 //! Field names and numbers are onnx.proto's, so files read here read anywhere. Fields left out
 //! (sparse tensors, functions, training information, external data) are skipped when a file is
 //! read; a graph that would need them fails with a clear error in the import.
@@ -225,9 +225,9 @@ pub fn decode(bytes: &[u8]) -> Result<ModelProto, prost::DecodeError> {
 }
 
 /// An initializer's values as f32 (`FLOAT` and `INT8` tensors, raw or typed storage), or
-/// None for anything else (read by the import's reader, [`crate::import::tensor`]).
+/// None for anything else (read by the import's reader, [`crate::runtime::import::tensor`]).
 pub fn initializer_values(t: &TensorProto) -> Option<Vec<f32>> {
-    let tensor = crate::import::tensor(t).ok()?;
+    let tensor = crate::runtime::import::tensor(t).ok()?;
     let values: Vec<f32> = match t.data_type {
         ONNX_FLOAT => tensor.to_plain_array_view::<f32>().ok()?.iter().copied().collect(),
         ONNX_INT8 => tensor.to_plain_array_view::<i8>().ok()?.iter().map(|&v| v as f32).collect(),

@@ -7,7 +7,7 @@
 //! optimisation passes and its first run, and the engine compiles, for the first time; the
 //! library's own [`l2_normalize`] computes the same.
 
-use crate::metrics::l2_normalize;
+use crate::verify::metrics::l2_normalize;
 use tract_core::internal::*;
 
 /// `x / ||x||` along the last axis of an f32 tensor, as ONNX's `LpNormalization` with p = 2: a

@@ -12,12 +12,12 @@
 //!
 //! Identities enrolled from timed pen strokes (online signatures) also keep those strokes
 //! and their trajectories, so that verification can check how a signature was written as
-//! well as how it looks (see [`crate::dynamics`]).
+//! well as how it looks (see [`crate::verify::dynamics`]).
 
-use crate::dynamics::{is_timed, template_distance, Trajectory};
 use crate::error::{Error, ErrorCode, Result};
-use crate::metrics::{dot, dot_i8, l2_normalize, Metric};
-use crate::strokes::Strokes;
+use crate::input::strokes::Strokes;
+use crate::verify::dynamics::{is_timed, template_distance, Trajectory};
+use crate::verify::metrics::{dot, dot_i8, l2_normalize, Metric};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -475,7 +475,7 @@ pub fn duplicate(id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strokes::Point;
+    use crate::input::strokes::Point;
 
     /// A timed drawing: a spiral written at an even pace, or backwards.
     fn spiral(turns: f32, backwards: bool) -> Strokes {
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(hits.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["y", "z"]);
         assert!(hits[0].score > hits[1].score);
         // Scores are cosines: the query need not be normalised.
-        let c = crate::metrics::cosine(&[0.1, 0.9, 0.3], &[0.0, 1.0, 0.0]);
+        let c = crate::verify::metrics::cosine(&[0.1, 0.9, 0.3], &[0.0, 1.0, 0.0]);
         assert!((hits[0].score - c).abs() < 1e-6);
         assert_eq!(g.search(&[1.0, 0.0, 0.0], 10).unwrap().len(), 3);
         assert!(Gallery::new(3, Metric::Cosine).search(&[1.0, 0.0, 0.0], 3).unwrap().is_empty());

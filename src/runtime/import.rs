@@ -11,10 +11,10 @@
 //! L2 `LpNormalization` over the last axis our [`L2Normalize`] (why: in their modules). The
 //! native tests check the plans against tract-onnx's on every shipped model.
 //!
-//! [`Dense`]: crate::dense::Dense
-//! [`L2Normalize`]: crate::l2_norm::L2Normalize
+//! [`Dense`]: crate::runtime::ops::dense::Dense
+//! [`L2Normalize`]: crate::runtime::ops::l2_norm::L2Normalize
 
-use crate::onnx::{
+use crate::runtime::onnx::{
     self, attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto,
 };
 use std::collections::HashMap;
@@ -615,7 +615,9 @@ impl Import {
                     Some(Value::Wire(_)) => None,
                 };
                 let dense = match (self.value(b_name)?, bias) {
-                    (Value::Const(w), Some(c)) if plain => crate::dense::Dense::new(w, c),
+                    (Value::Const(w), Some(c)) if plain => {
+                        crate::runtime::ops::dense::Dense::new(w, c)
+                    }
                     _ => None,
                 };
                 if let Some(dense) = dense {
@@ -676,7 +678,7 @@ impl Import {
                     Value::Wire(
                         self.model.wire_node(
                             self.name(node, ""),
-                            crate::l2_norm::L2Normalize,
+                            crate::runtime::ops::l2_norm::L2Normalize,
                             &[x],
                         )?[0],
                     )
@@ -737,15 +739,15 @@ impl Import {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoder::{optimised_plan, run_plan, runnable};
-    use crate::onnx::{
+    use crate::runtime::encoder::{optimised_plan, run_plan, runnable};
+    use crate::runtime::onnx::{
         attr_float, attr_int, attr_ints, f32_tensor, node, onnx_model, raw_tensor, value_info,
         GraphProto,
     };
 
     /// The declared input shape of `proto`'s graph (a named dimension as 1).
     fn input_shape(proto: &ModelProto) -> [usize; 4] {
-        use crate::onnx::tensor_shape_proto::dimension::Value::DimValue;
+        use crate::runtime::onnx::tensor_shape_proto::dimension::Value::DimValue;
         let Some(onnx::type_proto::Value::TensorType(t)) =
             proto.graph.as_ref().unwrap().input[0].r#type.as_ref().unwrap().value.as_ref()
         else {
@@ -849,8 +851,10 @@ mod tests {
     #[test]
     fn a_zero_row_stays_zeros_when_normalised() {
         let x = tract_ndarray::arr2(&[[3.0f32, 0.0, -4.0], [0.0, 0.0, 0.0]]).into_tensor();
-        let y =
-            crate::l2_norm::L2Normalize.eval_out_of_plan(tvec!(x.into_tvalue())).unwrap().unwrap();
+        let y = crate::runtime::ops::l2_norm::L2Normalize
+            .eval_out_of_plan(tvec!(x.into_tvalue()))
+            .unwrap()
+            .unwrap();
         let y: Vec<f32> = y[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
         assert_eq!(y, [0.6, 0.0, -0.8, 0.0, 0.0, 0.0]);
     }
@@ -867,7 +871,7 @@ mod tests {
         let values = |n: usize, seed: usize| {
             (0..n).map(|i| (((i * 31 + seed) % 17) as f32 - 8.0) / 10.0).collect::<Vec<f32>>()
         };
-        let string = |name: &str, v: &str| crate::onnx::AttributeProto {
+        let string = |name: &str, v: &str| crate::runtime::onnx::AttributeProto {
             name: name.into(),
             r#type: AttributeType::String as i32,
             s: v.as_bytes().to_vec(),
@@ -950,11 +954,8 @@ mod tests {
         let proto = onnx_model(g);
         // A Gemm with transB, alpha and beta, and L1 normalisation, are left to tract's operators.
         let plan = runnable(proto.clone(), [1, 2, 9, 11], "the probe graph").unwrap();
-        assert!(!plan
-            .model()
-            .nodes
-            .iter()
-            .any(|n| n.op_is::<crate::dense::Dense>() || n.op_is::<crate::l2_norm::L2Normalize>()));
+        assert!(!plan.model().nodes.iter().any(|n| n.op_is::<crate::runtime::ops::dense::Dense>()
+            || n.op_is::<crate::runtime::ops::l2_norm::L2Normalize>()));
         agrees_with_tract_onnx(&proto, [1, 2, 9, 11], 1e-5, "the probe graph");
     }
 

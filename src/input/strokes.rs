@@ -2,8 +2,8 @@
 //! strokes with it, and the trainer renders SVC2004 and Omniglot trajectories with it.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::metadata::Preprocess;
-use crate::preprocess::{image_to_input, GrayImage};
+use crate::input::preprocess::{image_to_input, GrayImage};
+use crate::runtime::metadata::Preprocess;
 use serde::{Deserialize, Serialize};
 
 /// One pen sample. Time and pressure are carried for callers but do not change the

@@ -13,13 +13,13 @@
 //! network's first convolution.
 //!
 //! It plugs in through tract-linalg's public routine inventory, like our matrix kernel
-//! (`gemm_kernel`), as a static constructor (`web::init` runs them once per instance); tract
+//! (`kernels::gemm`), as a static constructor (`web::init` runs them once per instance); tract
 //! owns the zones, the padding and which points each call covers.
 #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 
 use std::arch::wasm32::*;
 
-use crate::gemm_kernel::madd;
+use crate::runtime::kernels::gemm::madd;
 use tract_linalg::isa::{Arch, IsaReq};
 use tract_linalg::routines::{Func, Routine, RoutineFactory};
 

@@ -122,7 +122,11 @@ fn add_product_simd(y: &mut [f32], x: &[f32], w: &[f32]) -> usize {
                 let xv = f32x4_splat(xi);
                 let row = w.as_ptr().add(i * n + j);
                 for (a, v) in acc.iter_mut().enumerate() {
-                    *v = crate::gemm_kernel::madd(*v, xv, v128_load(row.add(4 * a) as *const v128));
+                    *v = crate::runtime::kernels::gemm::madd(
+                        *v,
+                        xv,
+                        v128_load(row.add(4 * a) as *const v128),
+                    );
                 }
             }
             for (a, v) in acc.iter().enumerate() {

@@ -2,17 +2,19 @@
 //! strokes. The graph is optimised once at load; each call only runs it.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::max_pool::MaxPool2x2;
-use crate::metadata::ModelMetadata;
-use crate::metadata::PreprocessMode;
-use crate::metrics::l2_normalize;
-use crate::onnx as pb;
-use crate::onnx::{
+use crate::input::preprocess::{
+    face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage,
+};
+use crate::input::strokes::{strokes_to_input, Point};
+use crate::runtime::metadata::ModelMetadata;
+use crate::runtime::metadata::PreprocessMode;
+use crate::runtime::onnx as pb;
+use crate::runtime::onnx::{
     attr_int, attr_ints, f32_tensor, initializer_values, node, onnx_model, raw_tensor, value_info,
     ONNX_FLOAT, ONNX_INT8,
 };
-use crate::preprocess::{face_rgb_input, image_to_input, rgba_to_input, GrayImage, RgbImage};
-use crate::strokes::{strokes_to_input, Point};
+use crate::runtime::ops::max_pool::MaxPool2x2;
+use crate::verify::metrics::l2_normalize;
 use std::sync::Arc;
 use tract_core::prelude::*;
 use tract_core::runtime::RunOptions;
@@ -250,7 +252,7 @@ pub(crate) fn relu_after_max_pools(proto: &mut pb::ModelProto) {
 /// in the ReLU after it ([`own_max_pools`]) and the zero border before the next convolution
 /// ([`pad_in_pools`]), and, in wasm, one-channel convolutions in their direct form
 /// ([`direct_convolutions`]). The import writes the projection and the final normalisation as
-/// our own operators too ([`crate::dense`], [`crate::l2_norm`]). `what` names the graph in the
+/// our own operators too ([`crate::runtime::ops::dense`], [`crate::runtime::ops::l2_norm`]). `what` names the graph in the
 /// error.
 pub fn runnable(
     proto: pb::ModelProto,
@@ -317,7 +319,7 @@ fn plan_with(
     declutter: fn(&mut TypedModel) -> TractResult<()>,
     rewrite: impl FnOnce(&mut TypedModel) -> TractResult<()>,
 ) -> Result<Arc<TypedRunnableModel>> {
-    crate::import::typed_model(proto, &shape)
+    crate::runtime::import::typed_model(proto, &shape)
         .and_then(|mut m| {
             declutter(&mut m)?;
             rewrite(&mut m)?;
@@ -351,7 +353,7 @@ fn operator_declutter(model: &mut TypedModel) -> TractResult<()> {
     Optimizer { passes, steps: None }.optimize(model)
 }
 
-/// Puts our 2x2 max pool ([`crate::max_pool::MaxPool2x2`]) in place of each of tract's max pools
+/// Puts our 2x2 max pool ([`crate::runtime::ops::max_pool::MaxPool2x2`]) in place of each of tract's max pools
 /// of the imported `model` that it computes exactly: f32 NCHW, a 2x2 window at stride 2,
 /// no dilation, no padding, floor rounding, no index output.
 pub(crate) fn own_max_pools(model: &mut TypedModel) -> TractResult<()> {
@@ -448,7 +450,7 @@ pub(crate) fn pad_in_pools(model: &mut TypedModel) -> TractResult<()> {
 }
 
 /// Whether tract has a direct-convolution kernel (`conv_w4_f32`) on this machine: ours in wasm
-/// (`conv_kernel`), tract's own on x86-64 with AVX2 and on arm64.
+/// (`kernels::conv`), tract's own on x86-64 with AVX2 and on arm64.
 fn has_direct_kernel() -> bool {
     tract_core::tract_linalg::routines::conv_w4_f32().is_some()
 }
@@ -945,8 +947,10 @@ mod tests {
             let bytes =
                 std::fs::read(format!("{}/models/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
             let proto = pb::decode(&bytes).unwrap();
-            let typed =
-                crate::import::typed_model(&proto, &shape).unwrap().into_decluttered().unwrap();
+            let typed = crate::runtime::import::typed_model(&proto, &shape)
+                .unwrap()
+                .into_decluttered()
+                .unwrap();
             let mut direct = typed.clone();
             direct_convolutions(&mut direct, |_| true).unwrap();
             direct.optimize().unwrap();

@@ -2,7 +2,7 @@
 //! The trainer calls these same functions, so training and the browser see one picture.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::metadata::{Preprocess, PreprocessMode};
+use crate::runtime::metadata::{Preprocess, PreprocessMode};
 
 /// `rgba` is a `width x height` 8-bit RGBA picture, or the error says why not.
 fn check_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<()> {
