@@ -253,7 +253,7 @@ impl FaceFinder {
     /// above it, its side the mean eye-to-mouth distance / 0.45), turned so that the eyes
     /// are level: a similarity transform, sampled bilinearly, black outside the picture.
     /// face-api.js takes the box without turning it; turning it lowered the EER on the face
-    /// training identities (AT&T 1.21% -> 0.71%, Yale B 3.59% -> 2.68%; models/README.md).
+    /// training identities (docs/design.md).
     pub fn align(&self, img: &RgbImage, face: &FaceBox) -> Result<RgbImage> {
         let pts = self.landmarks(img, face)?;
         let centre = |r: std::ops::Range<usize>| {

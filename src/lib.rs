@@ -19,6 +19,7 @@ pub use runtime::encoder::Encoder;
 pub use runtime::metadata::{ModelMetadata, OperatingPoints};
 pub use verify::gallery::{Gallery, Identity, Match, TemplateScoring};
 pub use verify::metrics::Metric;
+pub use verify::rule::Rule;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

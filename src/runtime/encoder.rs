@@ -44,9 +44,7 @@ fn readers(g: &pb::GraphProto, name: &str) -> usize {
 /// `Mul(Cast(int8 initializer, to FLOAT), f32 initializer)` (how our int8 files store
 /// weights, one scale per output channel) becomes one f32 initializer. tract would fold
 /// those constants too, but through its generic graph analysis, which took most of a
-/// model's load time (natively 13-17 ms of about 20 for the signature model, against
-/// under 1 ms for the same weights stored as f32; in wasm the first embedding waits on
-/// it). The products are the same f32 multiplications, so the plan computes exactly what
+/// model's load time (docs/design.md). The products are the same f32 multiplications, so the plan computes exactly what
 /// it did. Patterns that do not match exactly (other types, shapes that do not broadcast,
 /// outputs used elsewhere) are left to tract.
 pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
@@ -184,10 +182,8 @@ pub(crate) fn fold_dequantization(proto: &mut pb::ModelProto) {
 
 /// Appends each int8 weight of `q` (stored as bytes) times `scale` to `out`.
 ///
-/// Out of line on purpose, like [`scale_each`]: these loops are the hot part of a load, and the
-/// engine recompiles a function with its optimising tier once it has run long enough. Inlined,
-/// they made all of [`runnable`] that hot, a large function the engine then compiled again
-/// during a first load (58 ms of a second core, counted in Node) for loads to come.
+/// Out of line on purpose, like [`scale_each`]: inlined, these hot loops made all of
+/// [`runnable`] hot, and the engine compiled it again during a first load (docs/design.md).
 #[inline(never)]
 fn scale_run(out: &mut Vec<f32>, q: &[u8], scale: f32) {
     out.extend(q.iter().map(|&b| b as i8 as f32 * scale));
@@ -310,8 +306,7 @@ pub(crate) fn optimised_plan(
 /// 1x1 convolution becomes a plain matrix product, as in the face detector); tract's
 /// graph-wide passes change nothing in our networks' plans (test below: the same operators,
 /// the same values bit for bit, for every shipped network) and cost a page's first load of a
-/// model in wasm an eighth of its time, mostly the engine compiling their code: 151 -> 132 ms
-/// to the first embedding in paired fresh pages (bench/README.md).
+/// model in wasm an eighth of its time (docs/design.md).
 fn plan_with(
     proto: &pb::ModelProto,
     shape: [usize; 4],
@@ -460,13 +455,10 @@ fn has_direct_kernel() -> bool {
 /// channels at a time) instead of what tract's code generation would pick, where tract has the
 /// kernel for it ([`has_direct_kernel`]).
 ///
-/// Why: tract takes the direct form only for output rows of 128 points or more, and otherwise
-/// runs a convolution as im2col and a matrix product. For a convolution over one input channel
-/// (a network's stem) that product is 9 deep, so gathering and packing outweigh the arithmetic;
-/// in wasm the direct form is faster for it at any width (the face network's first
-/// convolution, 64 points wide: 2-11% of a face embedding in four in-page A/B runs). For
-/// convolutions over 16 or more channels it is much slower in wasm (signature 2.0 -> 5.3-5.8 ms
-/// per embedding with all four direct), so the wasm build picks one-channel convolutions only.
+/// Why: tract takes the direct form only for rows of 128 points or more; over one input
+/// channel (a network's stem) im2col's 9-deep product costs more in packing than it computes,
+/// while over 16 or more channels the direct form is slower in wasm, so the wasm build picks
+/// one-channel convolutions only (docs/design.md).
 pub(crate) fn direct_convolutions(
     model: &mut TypedModel,
     pick: impl Fn(usize) -> bool,
@@ -555,8 +547,7 @@ pub(crate) fn run_plan(
 /// Flatten, Gemm, LpNormalization) at the shapes of the face encoder's first two blocks.
 ///
 /// Why: in a browser most of a page's first model load is the engine compiling, on first call,
-/// the WebAssembly functions the load path touches (bench/README.md: with that code compiled,
-/// the first embedding took 71-80 ms instead of about 200). A page that calls this while it is
+/// the WebAssembly functions the load path touches (docs/design.md). A page that calls this while it is
 /// idle, after importing the library and before the user's first verification, moves that
 /// one-time work out of the user's wait. Its result is thrown away; nothing is stored.
 pub fn warm_up() -> Result<()> {

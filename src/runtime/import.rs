@@ -1,10 +1,8 @@
 //! ONNX graph in, tract's typed graph out, for the operators our encoders and the converted
 //! face-api.js networks use ([`OPERATORS`]).
 //!
-//! Why not tract-onnx's front end: it parses into tract-hir's inference graph and solves it
-//! with a generic rule engine before it reaches the typed graph we optimise; that code and its
-//! hundred-odd operators are about 0.6 MB of the gzipped browser build and, on a page's first
-//! load, time spent and code the engine compiles before the first embedding. Our graphs are
+//! Why not tract-onnx's front end: its inference graph, rule solver and hundred-odd operators
+//! cost the browser build size and a page's first load time (docs/design.md). Our graphs are
 //! small and fully known (one f32 NCHW input of a fixed shape, constant weights), so each node
 //! maps to tract-core's operators directly, the same ones tract-onnx would wire, except two
 //! that end our encoders: a plain `Gemm` with constant weights becomes our [`Dense`] and an

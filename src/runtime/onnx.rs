@@ -1,10 +1,9 @@
 //! ONNX files: the part of ONNX's protobuf schema (onnx.proto, IR version 8) that the library
 //! reads and the trainer writes, as prost messages, and builders for graphs.
 //!
-//! Why our own messages rather than tract-onnx's (`tract_onnx::pb`): depending on tract-onnx
-//! links its whole front end (the operator registry, tract-hir's inference analysis and
-//! tract-nnef) into the browser build, about 0.6 MB of the gzipped wasm, although our encoders
-//! use a dozen operators; [`crate::runtime::import`] builds tract's graph from these messages instead.
+//! Why our own messages rather than tract-onnx's (`tract_onnx::pb`): tract-onnx would link its
+//! whole front end into the browser build for the dozen operators our encoders use
+//! (docs/design.md); [`crate::runtime::import`] builds tract's graph from these messages.
 //! Field names and numbers are onnx.proto's, so files read here read anywhere. Fields left out
 //! (sparse tensors, functions, training information, external data) are skipped when a file is
 //! read; a graph that would need them fails with a clear error in the import.

@@ -11,8 +11,8 @@ pub use verifier::{calibrate, similarity, warm_up, Verifier};
 
 // Static constructors (inventory's registrations: tract-linalg's kernels and knobs, and our
 // matrix kernel) must run once per instance before tract is used. wasm-ld runs them at the
-// start of every exported function, about 0.2 ms a call, unless some export calls
-// `__wasm_call_ctors` itself, as `init` does.
+// start of every exported function (a cost per call, docs/design.md), unless some export
+// calls `__wasm_call_ctors` itself, as `init` does.
 extern "C" {
     fn __wasm_call_ctors();
 }

@@ -22,6 +22,7 @@ use crate::verify::gallery::{
     check_id, check_strokes, duplicate, unknown, Gallery, Identity, Match,
 };
 use crate::verify::metrics::Metric;
+use crate::verify::rule::Rule;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -307,8 +308,7 @@ async fn fetch_bytes(url: &str, opts: &LoadOptions) -> Result<Vec<u8>> {
     }
     let total = call_get(&resp, "content-length").and_then(|v| v.parse::<f64>().ok());
     // Chunk by chunk only for a caller who follows the download: each chunk is a round trip
-    // through the page's event loop, and a page's first load took about 40 ms longer so
-    // (bench/README.md) than with the whole body read by the engine.
+    // through the page's event loop (docs/design.md).
     match resp.body().filter(|_| opts.on_progress.is_some()) {
         Some(body) => {
             let mut bytes = Vec::with_capacity(total.unwrap_or(0.0) as usize);
@@ -386,10 +386,9 @@ async fn model_bytes(model: &JsValue, opts: &LoadOptions) -> Result<Vec<u8>> {
 /// [`fingerprint`]), started now, where the engine offers it: browsers do in secure contexts
 /// (https, localhost), Node.js from version 19.
 ///
-/// Why: the fingerprint hashes the whole model, which our SHA-256 in wasm did in 5-7 ms for
-/// the 627 KB signature model once compiled and in 10-18 ms on a page's first load (Chromium
-/// here, the machine busy; the 5.65 MB face recogniser is nine times the bytes); the engine's
-/// digest runs natively, off the main thread, while the encoder is built.
+/// Why: the fingerprint hashes the whole model; the engine's digest runs natively, off the
+/// main thread, while the encoder is built, where ours in wasm took milliseconds of the
+/// page's first load (docs/design.md).
 fn engine_sha256(bytes: &[u8]) -> Option<Promise> {
     let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).ok().filter(|v| v.is_object());
     let subtle = get(&js_sys::global(), "crypto").and_then(|c| get(&c, "subtle"))?;
@@ -523,6 +522,11 @@ where
 }
 
 impl Inner {
+    /// The rule at this verifier's current thresholds.
+    fn rule(&self) -> Rule {
+        Rule { score: self.threshold.get(), motion: self.motion_threshold.get() }
+    }
+
     fn dim(&self) -> usize {
         self.encoder.meta.embedding_dim
     }
@@ -851,20 +855,22 @@ impl Verifier {
             inner.shared.refresh().await?;
             let g = inner.shared.gallery.borrow();
             let score = g.score(&id, &q)?;
-            let threshold = inner.threshold.get();
+            let rule = inner.rule();
             // Online signatures must also be written like the enrolled ones: a forger who
             // copies the shape rarely copies the order, direction and rhythm of the strokes.
             let motion = match &strokes {
                 // A drawing with no usable motion (a pen that never moved) is as far as can be.
                 Some(s) if g.has_motion(&id) => Trajectory::from_strokes(s)
                     .map_or(Ok(Some(f32::MAX)), |t| g.motion_distance(&id, &t))?
-                    .map(|distance| {
-                        let threshold = inner.motion_threshold.get();
-                        MotionResult { distance, threshold, is_match: distance <= threshold }
+                    .map(|distance| MotionResult {
+                        distance,
+                        threshold: rule.motion,
+                        is_match: rule.motion_matches(distance),
                     }),
                 _ => None,
             };
-            let is_match = score >= threshold && motion.as_ref().is_none_or(|m| m.is_match);
+            let is_match = rule.accepts(score, motion.as_ref().map(|m| m.distance));
+            let threshold = rule.score;
             Ok(to_js_value(&VerifyResult { id: &id, score, threshold, is_match, motion }))
         })
     }
@@ -882,10 +888,14 @@ impl Verifier {
             inner.shared.refresh().await?;
             let hits: Vec<Match> =
                 inner.shared.gallery.borrow().search(&q, k.unwrap_or(5) as usize)?;
-            let t = inner.threshold.get();
+            let rule = inner.rule();
             let hits: Vec<IdentifyHit> = hits
                 .into_iter()
-                .map(|m| IdentifyHit { is_match: m.score >= t, id: m.id, score: m.score })
+                .map(|m| IdentifyHit {
+                    is_match: rule.score_matches(m.score),
+                    id: m.id,
+                    score: m.score,
+                })
                 .collect();
             Ok(to_js_value(&hits))
         })

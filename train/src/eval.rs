@@ -15,6 +15,7 @@ use siamese_wasm::verify::calibrate::{auc, eer, rates_at, roc};
 use siamese_wasm::verify::dynamics::{is_timed, template_distance, Trajectory};
 use siamese_wasm::verify::gallery::{template, TemplateScoring};
 use siamese_wasm::verify::metrics::{dot, l2_normalize};
+use siamese_wasm::verify::rule::Rule;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -467,8 +468,9 @@ pub fn dynamics_report(s: &JointScores, cos_threshold: f32, dtw_threshold: f32) 
     let rate = |v: &[(f32, f32)], accept: &dyn Fn(&(f32, f32)) -> bool| {
         v.iter().filter(|p| accept(p)).count() as f64 / v.len().max(1) as f64
     };
-    let joint = |p: &(f32, f32)| p.0 >= cos_threshold && p.1 <= dtw_threshold;
-    let cos = |p: &(f32, f32)| p.0 >= cos_threshold;
+    let rule = Rule { score: cos_threshold, motion: dtw_threshold };
+    let joint = |p: &(f32, f32)| rule.accepts(p.0, Some(p.1));
+    let cos = |p: &(f32, f32)| rule.accepts(p.0, None);
     let skilled_eer_threshold = -eer(&neg(&s.genuine), &neg(&s.skilled)).threshold;
     DynamicsReport {
         dtw,

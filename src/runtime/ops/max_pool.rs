@@ -1,9 +1,7 @@
 //! Our 2x2, stride-2 max pool for tract: the pool every block of our encoders ends with.
 //!
-//! Why our own: tract's max pool visits one output at a time through its generic patch
-//! geometry, with bounds checks on every tap, and its vector path serves stride 1 only.
-//! Profiled per node in Chromium, the four pools were 18% of a signature embedding even split
-//! into a row pool and a column pool (bench/README.md). A 2x2 window at stride 2 with no
+//! Why our own: tract's pool goes through generic patch geometry with bounds checks on every
+//! tap, and was a large share of an embedding (docs/design.md). A 2x2 window at stride 2 with no
 //! padding needs none of that geometry: each output row is the larger of two input rows, then
 //! the larger of each pair of neighbours, which wasm's simd128 does four outputs at a time
 //! (two loads per row, a vertical max, and a shuffle that pairs the even and odd lanes).
