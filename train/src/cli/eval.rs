@@ -1,6 +1,6 @@
 //! `siamese-train eval`: evaluate an ONNX encoder on dataset folders.
 
-use super::{face_finder, parse_scoring};
+use super::{face_finder, read};
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use siamese_train::data::{detect_layout, read_all, read_oneshot_runs, read_split, Layout};
@@ -98,7 +98,7 @@ pub fn run(a: Args) -> Result<()> {
         ..
     } = a;
     let (model, data) = (model.as_path(), data.as_path());
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let bytes = read(model)?;
     let enc = siamese_train::eval::load_encoder(&bytes)?;
     let cfg = enc.meta.preprocess;
     let threshold = enc.meta.threshold;
@@ -215,4 +215,9 @@ pub fn run(a: Args) -> Result<()> {
         std::fs::write(&j, &text)?;
     }
     Ok(())
+}
+
+fn parse_scoring(s: &str) -> Result<TemplateScoring, String> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| format!("unknown template scoring {s:?}"))
 }

@@ -20,7 +20,6 @@ use siamese_train::qlinear::{calibrate, to_qlinear_onnx};
 use siamese_train::train::TrainConfig;
 use siamese_wasm::face::FaceFinder;
 use siamese_wasm::runtime::metadata::Preprocess;
-use siamese_wasm::verify::gallery::TemplateScoring;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,14 +143,13 @@ pub fn face_finder(
     detector: Option<PathBuf>,
     landmarks: Option<PathBuf>,
 ) -> Result<Option<FaceFinder>> {
-    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     Ok(match (detector, landmarks) {
         (Some(d), Some(l)) => Some(FaceFinder::from_bytes(&read(&d)?, &read(&l)?)?),
         _ => None,
     })
 }
 
-pub fn parse_scoring(s: &str) -> Result<TemplateScoring, String> {
-    serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| format!("unknown template scoring {s:?}"))
+/// The bytes of the file at `p`, or an error that names it.
+pub fn read(p: &Path) -> Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("reading {}", p.display()))
 }

@@ -1,7 +1,7 @@
 //! `siamese-train operating-points`: measure named thresholds on validation writers and write them into models.
 
-use super::{data_dir, face_finder, preset, Preset};
-use anyhow::{Context, Result};
+use super::{data_dir, face_finder, preset, read, Preset};
+use anyhow::Result;
 use siamese_train::data::read_split;
 use siamese_train::eval::{
     align_faces, embed_identities, template_scores, PairScores, TractEmbedder,
@@ -84,7 +84,7 @@ fn measure_and_write(
     default: &str,
     faces: Option<&FaceFinder>,
 ) -> Result<()> {
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let bytes = read(model)?;
     let embedder = TractEmbedder(siamese_train::eval::load_encoder(&bytes)?);
     let sets = validation_template_scores(&embedder, cfg, data, enrol, faces)?;
     // Against skilled forgeries where the data has them (signatures); else against other

@@ -1,7 +1,7 @@
 //! `siamese-train quantize`: the fully integer form of a float model.
 
-use super::{data_dir, preset, qlinear_form, Preset};
-use anyhow::{Context, Result};
+use super::{data_dir, preset, qlinear_form, read, Preset};
+use anyhow::Result;
 use siamese_train::train::load_split;
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ pub fn run(a: Args) -> Result<()> {
     let cfg = preset(p);
     let data = data_dir(data)?;
     let (train_ids, _) = load_split(&data, &cfg)?;
-    let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+    let bytes = read(&model)?;
     let q = qlinear_form(&bytes, &train_ids, &cfg.preprocess, calibration)?;
     std::fs::write(&out, &q)?;
     eprintln!("wrote {} ({} bytes)", out.display(), q.len());
